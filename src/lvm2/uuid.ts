@@ -1,0 +1,41 @@
+import { randomBytes } from "node:crypto";
+import { corrupt } from "../lib/errors.js";
+
+/** LVM2's ID alphabet; generated IDs use only the first 62 characters. */
+const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#";
+const VALID = new Set(ALPHABET);
+export const ID_LEN = 32;
+const GROUPS = [6, 4, 4, 4, 4, 4, 6];
+
+/** Strip the dashes and check the 32 characters; returns the raw form or null. */
+export function rawId(text: string): string | null {
+  const raw = text.replaceAll("-", "");
+  if (raw.length !== ID_LEN) return null;
+  for (const c of raw) if (!VALID.has(c)) return null;
+  return raw;
+}
+
+/** The 6-4-4-4-4-4-6 dashed form LVM2 writes. */
+export function formatId(raw: string): string {
+  const parts: string[] = [];
+  let pos = 0;
+  for (const g of GROUPS) {
+    parts.push(raw.slice(pos, pos + g));
+    pos += g;
+  }
+  return parts.join("-");
+}
+
+/** Parse an ID as found on disk or in metadata, normalised to the dashed form. */
+export function normalizeId(text: string, what: string): string {
+  const raw = rawId(text);
+  if (raw === null) throw corrupt(`${what}: invalid ID "${text.slice(0, 64)}" (expected 32 characters of [0-9a-zA-Z!#])`);
+  return formatId(raw);
+}
+
+export function generateId(): string {
+  const buf = randomBytes(ID_LEN);
+  let raw = "";
+  for (const b of buf) raw += ALPHABET[b % 62];
+  return formatId(raw);
+}
