@@ -1,0 +1,38 @@
+// Bundle each executable into one file under dist/, so a tool loads one module at start-up.
+import { chmodSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { build } from "esbuild";
+
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+const tools = readdirSync("src/cli")
+  .filter((f) => /^dvm(-[a-z-]+)?\.ts$/.test(f))
+  .map((f) => f.replace(/\.ts$/, ""));
+mkdirSync("dist", { recursive: true });
+
+/** The export name of each tool's Tool object: dvm-discover -> discoverTool, dvm -> dvmTool. */
+const exportName = (t) => `${t === "dvm" ? "dvm" : t.slice(4).replace(/-([a-z])/g, (_, c) => c.toUpperCase())}Tool`;
+
+await Promise.all(
+  tools.map(async (t) => {
+    const outfile = `dist/${t}.mjs`;
+    await build({
+      stdin: {
+        contents: `import { main } from "./src/cli/common.ts"; import { ${exportName(t)} as tool } from "./src/cli/${t}.ts"; main(tool);`,
+        resolveDir: process.cwd(),
+        loader: "ts",
+      },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      outfile,
+      banner: { js: "#!/usr/bin/env node" },
+      define: { DVM_VERSION: JSON.stringify(pkg.version) },
+      minifySyntax: true,
+      minifyWhitespace: true,
+      legalComments: "none",
+      logLevel: "warning",
+    });
+    chmodSync(outfile, 0o755);
+  }),
+);
+console.log(`built ${tools.map((t) => `dist/${t}.mjs`).join(" ")}`);

@@ -1,0 +1,75 @@
+import { readFileSync } from "node:fs";
+import type { DevicesDoc, VgDoc } from "./docs.js";
+import { invalidInput } from "./errors.js";
+import { checkDoc } from "./schema.js";
+
+/** Reading documents from stdin: one or more JSON documents, one after another. */
+
+export function readStdinText(): string {
+  try {
+    return readFileSync(0, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EAGAIN" || code === "EOF") return "";
+    throw e;
+  }
+}
+
+/** Split concatenated JSON values (newline-separated or not) without parsing them twice. */
+export function splitJsonStream(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inStr) {
+      if (c === 92) i++;
+      else if (c === 34) inStr = false;
+      continue;
+    }
+    if (c === 34) inStr = true;
+    else if (c === 123 || c === 91) {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === 125 || c === 93) {
+      depth--;
+      if (depth < 0) throw invalidInput(`stdin: unexpected "${text[i]}" at offset ${i}`);
+      if (depth === 0) {
+        out.push(text.slice(start, i + 1));
+        start = -1;
+      }
+    } else if (depth === 0 && !(c === 32 || c === 10 || c === 13 || c === 9))
+      throw invalidInput(`stdin: expected a JSON document, found "${text.slice(i, i + 20)}" at offset ${i}`);
+  }
+  if (depth !== 0 || inStr) throw invalidInput("stdin: a JSON document is truncated");
+  return out;
+}
+
+export type AnyDoc = DevicesDoc | VgDoc;
+
+/** Parse and validate every document on stdin. */
+export function parseDocs(text: string, source = "stdin"): AnyDoc[] {
+  return splitJsonStream(text).map((t, i) => {
+    let v: unknown;
+    try {
+      v = JSON.parse(t);
+    } catch (e) {
+      throw invalidInput(`${source}: document ${i + 1} is not valid JSON: ${(e as Error).message}`);
+    }
+    const kind = (v as { kind?: unknown })?.kind;
+    if (kind !== "devices" && kind !== "vg")
+      throw invalidInput(`${source}: document ${i + 1}: field /kind: expected "devices" or "vg", got ${JSON.stringify(kind)}`);
+    checkDoc(kind, v, `${source} document ${i + 1}`);
+    return v as AnyDoc;
+  });
+}
+
+export function onlyDoc<K extends AnyDoc["kind"]>(docs: AnyDoc[], kind: K, tool: string): Extract<AnyDoc, { kind: K }> {
+  const found = docs.filter((d) => d.kind === kind);
+  if (found.length !== 1)
+    throw invalidInput(`${tool}: expected one ${kind} document on stdin, got ${found.length}`);
+  return found[0] as Extract<AnyDoc, { kind: K }>;
+}
+
+export const toJson = (doc: unknown) => `${JSON.stringify(doc)}\n`;
