@@ -5,7 +5,8 @@ import { build } from "esbuild";
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const tools = readdirSync("src/cli")
   .filter((f) => /^dvm(-[a-z-]+)?\.ts$/.test(f))
-  .map((f) => f.replace(/\.ts$/, ""));
+  .map((f) => f.replace(/\.ts$/, ""))
+  .filter((t) => process.argv.length <= 2 || process.argv.slice(2).includes(t));
 mkdirSync("dist", { recursive: true });
 
 /** The export name of each tool's Tool object: dvm-discover -> discoverTool, dvm -> dvmTool. */

@@ -1,7 +1,8 @@
 import { isatty } from "node:tty";
 import type { DevicesDoc } from "../lib/docs.js";
 import { onlyDoc, parseDocs, readStdinText, toJson } from "../lib/docio.js";
-import { usageError } from "../lib/errors.js";
+import { DvmError, Exit, usageError } from "../lib/errors.js";
+import { restoreVg } from "../tm/restore.js";
 import { devicesDoc } from "../discover/scan.js";
 import { readAllVgs, readVg } from "../tm/read.js";
 import { scanFrom } from "./dvm-discover.js";
@@ -17,6 +18,8 @@ Commands:
   read           every VG on the devices (vg documents, one per line), then the orphan PVs
                  as a devices document
   verify VG      like read, then a summary of every metadata copy on stderr
+  restore VG     write the metadata of a vg document on stdin to the VG's PVs (as vgcfgrestore),
+                 with a seqno above every copy on them  [--dry-run prints the text instead]
 
 Options:
   --partial               read a VG even with PVs missing
@@ -25,7 +28,7 @@ Options:
   --json, --help, --version
 `;
 
-const OPTIONS = { partial: { type: "boolean" } } as const;
+const OPTIONS = { partial: { type: "boolean" }, "dry-run": { type: "boolean" } } as const;
 
 /** The devices document from stdin, or a fresh scan when stdin is a terminal or empty. */
 export function devicesInput(p: Parsed): DevicesDoc {
@@ -64,6 +67,19 @@ export const tmTool: Tool = {
           );
         }
         io.out(toJson(r.doc));
+        return 0;
+      }
+      case "restore": {
+        if (args.length !== 1) throw usageError("restore needs the VG name");
+        const text = isatty(0) ? "" : readStdinText();
+        if (text.trim() === "") throw usageError("restore expects a vg document on stdin");
+        const doc = onlyDoc(parseDocs(text), "vg", "dvm-tm");
+        if (doc.vg.name !== args[0])
+          throw new DvmError(Exit.invalid, `the vg document is for "${doc.vg.name}", not "${args[0]}"`);
+        const { devices, config } = scanScope(p);
+        const r = restoreVg(doc, scanFrom(p, config, devices), { dryRun: flag(p, "dry-run") });
+        if (flag(p, "dry-run")) io.out(r.text.replace(/\0$/, ""));
+        else io.out(toJson({ vg: r.vg, seqno: r.seqno, written: r.written }));
         return 0;
       }
       case undefined:

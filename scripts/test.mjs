@@ -1,0 +1,65 @@
+// Runs the test tiers (design.md, "Tests"). In CI (CI=true) a tier whose needs are
+// missing fails; elsewhere it is skipped with a loud message saying why.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const ci = process.env.CI === "true";
+const which = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+function files(dir, skip = []) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return skip.includes(f) ? [] : files(p, skip);
+    return p.endsWith(".test.ts") ? [p] : [];
+  });
+}
+
+const TIERS = {
+  unit: { files: () => files("test", ["interop", "kernel", "sim"]), needs: () => [] },
+  interop: {
+    files: () => files("test/interop"),
+    needs: () => {
+      const missing = [];
+      if (process.getuid?.() !== 0) missing.push("root (loop devices)");
+      for (const c of ["lvm", "losetup"]) if (!which(c)) missing.push(`${c} (apt-get install lvm2 util-linux)`);
+      if (!existsSync("/dev/loop-control")) missing.push("/dev/loop-control");
+      return missing;
+    },
+  },
+};
+
+const wanted = process.argv[2] === "all" || !process.argv[2] ? Object.keys(TIERS) : process.argv.slice(2);
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS; // ~70 ms per Node start otherwise
+let failed = false;
+for (const name of wanted) {
+  const tier = TIERS[name];
+  if (!tier) {
+    console.error(`unknown tier ${name}`);
+    process.exit(1);
+  }
+  const missing = tier.needs();
+  if (missing.length) {
+    const msg = `tier ${name}: cannot run, missing: ${missing.join(", ")}`;
+    if (ci) {
+      console.error(`FAIL ${msg}`);
+      failed = true;
+    } else console.error(`\n!!! SKIPPED ${msg}\n`);
+    continue;
+  }
+  const list = tier.files();
+  if (list.length === 0) {
+    console.error(`FAIL tier ${name}: no test files`);
+    failed = true;
+    continue;
+  }
+  console.log(`\n=== tier ${name}: ${list.length} files`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...list], {
+    stdio: "inherit",
+    env,
+  });
+  if (r.status !== 0) failed = true;
+}
+process.exit(failed ? 1 : 0);

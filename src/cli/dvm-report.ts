@@ -1,0 +1,80 @@
+import { isatty } from "node:tty";
+import type { DeviceEntry, VgDoc } from "../lib/docs.js";
+import { type AnyDoc, parseDocs, readStdinText } from "../lib/docio.js";
+import { rawId } from "../lvm2/uuid.js";
+import { usageError } from "../lib/errors.js";
+import { type ReportInput, type ReportKind, type ReportOptions, renderReport } from "../report/index.js";
+import { flag, type Io, type Parsed, parse, str, type Tool } from "./common.js";
+
+const USAGE = `Usage: dvm-report pvs [PV...] | vgs [VG...] | lvs [VG[/LV]...] | segs [VG...]  [OPTIONS]
+
+LVM2's pvs / vgs / lvs / lvs --segments tables from vg documents on stdin (as dvm-tm read
+prints them; a devices document adds orphan PVs).
+
+Options:
+  -o, --options FIELD[,FIELD...]   columns (LVM2 field names; "+FIELD" adds to the defaults)
+  --units b|s|k|m|g|t|h            units (h: human-readable, the default)
+  --nosuffix                       no unit suffix on sizes
+  --noheadings                     no header line
+  --separator S                    separate columns with S instead of aligning them
+  --reportformat basic|json        json: LVM2's JSON report shape
+  --json, --help, --version
+`;
+
+export const REPORT_OPTIONS = {
+  options: { type: "string", short: "o", multiple: true },
+  units: { type: "string" },
+  nosuffix: { type: "boolean" },
+  noheadings: { type: "boolean" },
+  separator: { type: "string" },
+  reportformat: { type: "string" },
+} as const;
+
+const KINDS = new Set(["pvs", "vgs", "lvs", "segs"]);
+const UNITS = new Set(["b", "s", "k", "m", "g", "t", "h"]);
+
+export function reportArgs(p: Parsed, positionals: string[]): { kind: ReportKind; opts: ReportOptions } {
+  const [kind, ...select] = positionals;
+  if (!kind || !KINDS.has(kind)) throw usageError(`report kind must be pvs, vgs, lvs or segs (got "${kind ?? ""}")`);
+  const units = str(p, "units");
+  if (units !== undefined && !UNITS.has(units)) throw usageError(`--units must be one of b s k m g t h (got "${units}")`);
+  const format = str(p, "reportformat");
+  if (format !== undefined && format !== "basic" && format !== "json")
+    throw usageError(`--reportformat must be basic or json (got "${format}")`);
+  const fields = (p.values.options as string[] | undefined)?.flatMap((o) => o.split(",")).filter(Boolean);
+  const opts: ReportOptions = {
+    fields,
+    units: units as ReportOptions["units"],
+    nosuffix: flag(p, "nosuffix"),
+    noheadings: flag(p, "noheadings"),
+    separator: str(p, "separator"),
+    json: format === "json",
+    select,
+  };
+  return { kind: kind as ReportKind, opts };
+}
+
+/** vg documents, plus the orphan PVs among any devices documents (PVs no VG lists and no metadata claims). */
+export function reportInput(docs: AnyDoc[]): ReportInput {
+  const vgs = docs.filter((d): d is VgDoc => d.kind === "vg");
+  const members = new Set(vgs.flatMap((v) => v.vg.physical_volumes.map((pv) => rawId(String(pv.id)))));
+  const orphans: DeviceEntry[] = [];
+  for (const d of docs)
+    if (d.kind === "devices")
+      for (const e of d.devices)
+        if (e.pv && !members.has(rawId(e.pv.uuid)) && !e.pv.mdas.some((m) => m.state === "ok")) orphans.push(e);
+  return { vgs, orphans };
+}
+
+export const reportTool: Tool = {
+  name: "dvm-report",
+  usage: USAGE,
+  run(argv: string[], io: Io) {
+    const p = parse(argv, REPORT_OPTIONS);
+    const { kind, opts } = reportArgs(p, p.positionals);
+    const text = isatty(0) ? "" : readStdinText();
+    if (text.trim() === "") throw usageError("expected vg documents on stdin (e.g. from dvm-tm read VG)");
+    io.out(renderReport(kind, reportInput(parseDocs(text)), opts));
+    return 0;
+  },
+};

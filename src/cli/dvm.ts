@@ -1,0 +1,160 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { labelDevices, unlabelDevices } from "../discover/label.js";
+import { devicesDoc } from "../discover/scan.js";
+import { toJson } from "../lib/docio.js";
+import { DvmError, Exit, usageError } from "../lib/errors.js";
+import { renderReport } from "../report/index.js";
+import { readAllVgs } from "../tm/read.js";
+import { flag, type Io, type Parsed, parse, parseSize, runTool, scanScope, str, type Tool, warnTo } from "./common.js";
+import { discoverTool, scanFrom } from "./dvm-discover.js";
+import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
+import { tmTool } from "./dvm-tm.js";
+
+const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
+
+  dvm pv create DEV... [--metadata-size SIZE]   label devices as PVs (pvcreate)
+  dvm pv remove DEV...                          wipe PV labels (pvremove)
+  dvm report pvs [PV...] | vgs|lvs|segs [VG...] [-o FIELD,...] [--reportformat json]
+             [--units b|s|k|m|g|t] [--nosuffix] [--noheadings] [--separator S]
+  dvm discover|tm|report ...                    run one of the tools (see dvm TOOL --help)
+
+GLOBAL (before or after the command):
+  --devices DEV[,DEV...]  look only at these devices or image files
+  -c, --config FILE       JSON config (default /etc/dvm/dvm.json when it exists)
+  --dm-backend kernel|sim, --sim-dir DIR, --lock-dir DIR
+  --dry-run               show what would change, change nothing
+  --pipeline              run the stages as separate processes (dvm-discover | dvm-tm | dvm-report)
+  --json                  machine-readable output and errors
+  -v, --verbose
+  --help, --version
+`;
+
+const WRAPPER_OPTIONS = {
+  ...REPORT_OPTIONS,
+  "dm-backend": { type: "string" },
+  "sim-dir": { type: "string" },
+  "lock-dir": { type: "string" },
+  "dry-run": { type: "boolean" },
+  pipeline: { type: "boolean" },
+  "metadata-size": { type: "string" },
+  force: { type: "boolean" },
+} as const;
+
+const DEFAULT_CONFIG = "/etc/dvm/dvm.json";
+const TOOLS: Record<string, Tool> = { discover: discoverTool, tm: tmTool, report: reportTool };
+
+/** The wrapper passes its config to every stage explicitly. */
+function withDefaultConfig(p: Parsed): Parsed {
+  if (str(p, "config") === undefined && existsSync(DEFAULT_CONFIG)) p.values.config = DEFAULT_CONFIG;
+  return p;
+}
+
+function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): number {
+  if (!args.length) throw usageError(`pv ${sub ?? ""} needs at least one device`);
+  const dryRun = flag(p, "dry-run");
+  const json = flag(p, "json");
+  if (sub === "create") {
+    const m = str(p, "metadata-size");
+    const metadataSize = m === undefined ? undefined : parseSize(m, "--metadata-size");
+    const done = labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun });
+    if (json) io.out(toJson(dryRun ? { dry_run: true, labelled: done } : { labelled: done }));
+    else
+      for (const d of done)
+        io.out(
+          dryRun
+            ? `Would create physical volume "${d.path}" (pe_start ${d.pe_start_sectors} sectors, metadata area ${d.mda_size_bytes} bytes).\n`
+            : `Physical volume "${d.path}" successfully created.\n`,
+        );
+    return 0;
+  }
+  if (sub === "remove") {
+    const done = unlabelDevices(args, { force: flag(p, "force"), dryRun });
+    if (json) io.out(toJson(dryRun ? { dry_run: true, unlabelled: done } : { unlabelled: done }));
+    else
+      for (const d of done)
+        io.out(dryRun ? `Would wipe labels on "${d.path}".\n` : `Labels on physical volume "${d.path}" successfully wiped.\n`);
+    return 0;
+  }
+  throw usageError(`unknown pv command "${sub ?? ""}" (create, remove)`);
+}
+
+/** The report as the seed's pipeline computes it, with each stage in its own process. */
+function reportPipeline(argv: string[], p: Parsed, io: Io): number {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const common: string[] = [];
+  for (const d of (p.values.devices as string[] | undefined) ?? []) common.push("--devices", d);
+  if (str(p, "config")) common.push("-c", str(p, "config")!);
+  const reportArgv = argv.filter((a) => a !== "--pipeline" && a !== "report");
+  const stages: [string, string[]][] = [
+    ["dvm-discover", ["scan", ...common]],
+    ["dvm-tm", ["read", ...common]],
+    ["dvm-report", reportArgv],
+  ];
+  let input: Buffer | undefined;
+  for (const [tool, args] of stages) {
+    if (flag(p, "verbose")) io.err(`dvm: running ${tool} ${args.join(" ")}\n`);
+    const r = spawnSync(process.execPath, [join(here, `${tool}.mjs`), ...args], {
+      input: input ?? "",
+      env,
+      maxBuffer: 1 << 30,
+    });
+    if (r.stderr.length) io.err(r.stderr.toString());
+    if (r.status !== 0) return r.status ?? Exit.internal;
+    input = r.stdout;
+  }
+  io.out(input!.toString());
+  return 0;
+}
+
+export const dvmTool: Tool = {
+  name: "dvm",
+  usage: USAGE,
+  run(argv: string[], io: Io) {
+    const first = argv.find((a) => !a.startsWith("-"));
+    if (first && TOOLS[first]) {
+      const rest = [...argv];
+      rest.splice(rest.indexOf(first), 1);
+      if (!rest.some((a) => a === "-c" || a === "--config") && existsSync(DEFAULT_CONFIG)) rest.push("-c", DEFAULT_CONFIG);
+      if (first !== "report") return runTool(TOOLS[first]!, rest, io);
+    }
+    const p = withDefaultConfig(parse(argv, WRAPPER_OPTIONS));
+    const [cmd, sub, ...args] = p.positionals;
+    switch (cmd) {
+      case "pv":
+        return pvCommand(p, sub, args, io);
+      case "report": {
+        const { kind, opts } = reportArgs(p, p.positionals.slice(1));
+        if (flag(p, "pipeline")) return reportPipeline(argv, p, io);
+        const { devices, config } = scanScope(p);
+        const { vgs, orphans } = readAllVgs(devicesDoc(scanFrom(p, config, devices)), {
+          warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
+        });
+        io.out(renderReport(kind, { vgs, orphans }, opts));
+        return 0;
+      }
+      case "vg":
+      case "lv":
+      case "activate":
+      case "deactivate":
+      case "pvmove":
+      case "merge":
+      case "dmsim":
+      case "polld":
+      case "manip":
+      case "vol-activate":
+      case "dmactivate":
+      case "dmexec":
+      case "poll":
+        throw new DvmError(Exit.usage, `"${cmd}" is not available in this version of dvm (${"see the README"})`);
+      case undefined:
+        throw usageError("missing command");
+      default:
+        throw usageError(`unknown command "${cmd}"`);
+    }
+  },
+};

@@ -1,0 +1,84 @@
+import type { BlockIO } from "../lib/blockdev.js";
+import { DvmError, Exit } from "../lib/errors.js";
+import { type Bytes, bytes, roundUp, SECTOR_SIZE } from "../lib/units.js";
+import { lvmCrc } from "./crc.js";
+import { EMPTY_LOCN, encodeMdaHeader, MDA_HEADER_SIZE, type MdaHeader, maxTextSize, nextCopyOffset, type RawLocn } from "./mda.js";
+
+/**
+ * Writing a new metadata copy into metadata areas with LVM2's commit
+ * protocol (lvm2-on-disk-format.md §7.4): text into every ring after the
+ * live copy, then the precommit slot, then the committed slot, one
+ * 512-byte header write per area. Planning is pure; `commit` does the I/O.
+ */
+
+export interface Piece {
+  offset: Bytes;
+  data: Uint8Array;
+}
+
+export interface CopyPlan {
+  locn: RawLocn;
+  pieces: Piece[];
+}
+
+/** The text as stored: its bytes plus one NUL, and their checksum. */
+export function encodeText(text: string): { data: Uint8Array; crc: number } {
+  const data = Buffer.from(`${text.endsWith("\0") ? text : `${text}\0`}`, "latin1");
+  return { data, crc: lvmCrc(data) };
+}
+
+/** Where and how the new copy goes in one area; refuses text larger than LVM2 allows there. */
+export function planCopy(h: MdaHeader, data: Uint8Array, crc: number): CopyPlan {
+  const limit = maxTextSize(h.size);
+  if (data.length > limit)
+    throw new DvmError(
+      Exit.noSpace,
+      `metadata of ${data.length} bytes exceeds the ${limit}-byte limit of the metadata area at ${h.start}`,
+    );
+  const off = nextCopyOffset(h, h.committed);
+  const firstLen = Math.min(data.length, h.size - off);
+  const pieces: Piece[] = [];
+  if (firstLen === data.length) {
+    // LVM2 pads a copy with zeros to the next sector boundary.
+    const padded = new Uint8Array(Math.min(roundUp(data.length, SECTOR_SIZE), h.size - off));
+    padded.set(data);
+    pieces.push({ offset: bytes(h.start + off), data: padded });
+  } else {
+    pieces.push({ offset: bytes(h.start + off), data: data.subarray(0, firstLen) });
+    const rest = data.subarray(firstLen);
+    const padded = new Uint8Array(roundUp(rest.length, SECTOR_SIZE));
+    padded.set(rest);
+    pieces.push({ offset: bytes(h.start + MDA_HEADER_SIZE), data: padded });
+  }
+  return { locn: { offset: off, size: bytes(data.length), checksum: crc, flags: 0 }, pieces };
+}
+
+export interface CommitTarget {
+  io: BlockIO;
+  header: MdaHeader;
+}
+
+/**
+ * Commit `text` to every target area. Before the last header write a
+ * reader sees the old copy (never overwritten); after it, the new one.
+ */
+export function commit(targets: CommitTarget[], text: string): RawLocn[] {
+  const { data, crc } = encodeText(text);
+  const plans = targets.map((t) => planCopy(t.header, data, crc));
+  const ios = new Set(targets.map((t) => t.io));
+  targets.forEach((t, i) => {
+    for (const p of plans[i]!.pieces) t.io.write(p.offset, p.data);
+  });
+  for (const io of ios) io.flush();
+  targets.forEach((t, i) => {
+    const pre = { ...t.header, precommitted: plans[i]!.locn };
+    t.io.write(t.header.start, encodeMdaHeader(pre));
+  });
+  for (const io of ios) io.flush();
+  targets.forEach((t, i) => {
+    const done = { ...t.header, committed: plans[i]!.locn, precommitted: EMPTY_LOCN };
+    t.io.write(t.header.start, encodeMdaHeader(done));
+  });
+  for (const io of ios) io.flush();
+  return plans.map((p) => p.locn);
+}

@@ -1,0 +1,45 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Shared helpers for tests that run the built tools as processes. */
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const DIST = join(ROOT, "dist");
+
+export const toolEnv = () => {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+};
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a bundled tool (dist/NAME.mjs) with optional stdin. */
+export function run(tool: string, args: string[], input = ""): RunResult {
+  const r = spawnSync(process.execPath, [join(DIST, `${tool}.mjs`), ...args], {
+    input,
+    env: toolEnv(),
+    maxBuffer: 1 << 28,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** A scratch directory removed by the returned cleanup function. */
+export function scratch(prefix = "dvm-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A sparse image file of `mib` MiB. */
+export function image(dir: string, name: string, mib: number): string {
+  const p = join(dir, name);
+  writeFileSync(p, "");
+  truncateSync(p, mib * 1024 * 1024);
+  return p;
+}
