@@ -406,8 +406,8 @@ scenario_missing() {
   l vgcreate rptmis "$a" "$b"
   l lvcreate -an -Zn -l 2 -n onA rptmis "$a"
   l lvcreate -an -Zn -l 3 -n onB rptmis "$b"
-  l lvcreate -an -Zn -l 16 -n span rptmis "$a" "$b"
   l lvcreate -an -Zn -i2 -l 2 -n st rptmis
+  l lvcreate -an -Zn -l 16 -n span rptmis "$a" "$b"
   detach "$b"
   DEVS="$a,$c"
   scenario_cases() {
