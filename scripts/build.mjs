@@ -1,5 +1,5 @@
 // Bundle each executable into one file under dist/, so a tool loads one module at start-up.
-import { chmodSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
@@ -10,7 +10,8 @@ const tools = readdirSync("src/cli")
 mkdirSync("dist", { recursive: true });
 
 /** The export name of each tool's Tool object: dvm-discover -> discoverTool, dvm -> dvmTool. */
-const exportName = (t) => `${t === "dvm" ? "dvm" : t.slice(4).replace(/-([a-z])/g, (_, c) => c.toUpperCase())}Tool`;
+const exportName = (t) =>
+  `${t === "dvm" ? "dvm" : t.slice(4).replace(/-([a-z])/g, (_, c) => c.toUpperCase())}Tool`;
 
 await Promise.all(
   tools.map(async (t) => {

@@ -126,9 +126,14 @@ cases = []
 for name in sorted(os.listdir(d), key=int):
     c = os.path.join(d, name)
     args = open(os.path.join(c, "args"), "rb").read().decode().split("\0")[:-1]
-    cases.append({"args": args,
-                  "status": int(open(os.path.join(c, "rc")).read()),
-                  "stdout": open(os.path.join(c, "out"), "rb").read().decode()})
+    case = {"args": args,
+            "status": int(open(os.path.join(c, "rc")).read()),
+            "stdout": open(os.path.join(c, "out"), "rb").read().decode()}
+    if case["status"] != 0:
+        # LVM's error: the last line on stderr (the field help comes before it).
+        err = open(os.path.join(c, "err"), "rb").read().decode().strip().split("\n")
+        case["error"] = err[-1].strip()
+    cases.append(case)
 json.dump(cases, sys.stdout, indent=1, ensure_ascii=False)
 sys.stdout.write("\n")
 EOF
@@ -220,7 +225,11 @@ common_cases() {
   run lvs -o +seg_start_pe,seg_size_pe,seg_le_ranges
   run lvs -o name,size,attr,uuid,tags,count
   run lvs -o LV_NAME,Lv_Size,vgname
-  run lvs -o lv_name,lv_full_name,lv_path,lv_dm_path,lv_active,lv_permissions,lv_allocation_policy,lv_layout,lv_role,lv_skip_activation,lv_fixed_minor
+  run lvs -o lv_name,lv_full_name,lv_path,lv_dm_path,lv_active,lv_permissions,lv_allocation_policy,lv_skip_activation,lv_fixed_minor
+  run pvs -o pv_name,vg_name,vg_fmt,vg_uuid,vg_attr,vg_size,vg_free,vg_extent_size,vg_extent_count,vg_free_count,pv_count,lv_count,snap_count,vg_seqno,vg_tags,max_lv,max_pv
+  run vgs -o count
+  run lvs --segments -o name
+  run vgs rptnosuch
   run lvs -o lv_name,lv_name --separator /
   run lvs -o lv_name,vg_name,vg_size,vg_free,pv_count --units m
   run lvs --segments -o +devices
@@ -276,6 +285,8 @@ scenario_linear() {
     run vgs rptlin
     run lvs rptlin
     run lvs rptlin/lv1
+    run lvs rptlin/nosuch
+    run lvs rptlin/lv1 rptnosuch/lv1
     run lvs rptlin/1 rptlin/data
     run lvs --segments rptlin/data
     run lvs rptlin/lv1 rptlin

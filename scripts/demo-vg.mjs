@@ -12,10 +12,11 @@ const scan = JSON.parse(
 const A = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const id = () => {
   const r = [...randomBytes(32)].map((b) => A[b % 62]).join("");
-  return [6, 4, 4, 4, 4, 4, 6].reduce((acc, n, i, g) => {
-    const start = g.slice(0, i).reduce((a, b) => a + b, 0);
-    return [...acc, r.slice(start, start + n)];
-  }, []).join("-");
+  const cuts = [0, 6, 10, 14, 18, 22, 26, 32];
+  return cuts
+    .slice(1)
+    .map((end, i) => r.slice(cuts[i], end))
+    .join("-");
 };
 const extent = 8192;
 const pvs = scan.devices.map((d, i) => ({
@@ -52,7 +53,13 @@ const vg = {
   physical_volumes: pvs,
   logical_volumes: [
     lv("data", { extent_count: 5, type: "striped", stripe_count: 1, stripes: ["pv0", 0] }),
-    lv("fast", { extent_count: 8, type: "striped", stripe_count: 2, stripe_size: 128, stripes: ["pv1", 0, "pv2", 0] }),
+    lv("fast", {
+      extent_count: 8,
+      type: "striped",
+      stripe_count: 2,
+      stripe_size: 128,
+      stripes: ["pv1", 0, "pv2", 0],
+    }),
   ],
 };
 process.stdout.write(`${JSON.stringify({ kind: "vg", version: 1, vg, top: {}, pv_devices: [] })}\n`);

@@ -23,7 +23,8 @@ const TIERS = {
     needs: () => {
       const missing = [];
       if (process.getuid?.() !== 0) missing.push("root (loop devices)");
-      for (const c of ["lvm", "losetup"]) if (!which(c)) missing.push(`${c} (apt-get install lvm2 util-linux)`);
+      for (const c of ["lvm", "losetup"])
+        if (!which(c)) missing.push(`${c} (apt-get install lvm2 util-linux)`);
       if (!existsSync("/dev/loop-control")) missing.push("/dev/loop-control");
       return missing;
     },

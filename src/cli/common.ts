@@ -27,7 +27,12 @@ export interface Parsed {
 
 export function parse(argv: string[], options: Options): Parsed {
   try {
-    const r = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const r = parseArgs({
+      args: argv,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
     return r as Parsed;
   } catch (e) {
     throw usageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
@@ -51,14 +56,26 @@ export function scanScope(p: Parsed) {
 }
 
 const SIZE_RE = /^(\d+(?:\.\d+)?)([sbkmgtpe]?)$/i;
-const UNIT: Record<string, number> = { "": 1024 ** 2, s: 512, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5, e: 1024 ** 6 };
+const UNIT: Record<string, number> = {
+  "": 1024 ** 2,
+  s: 512,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  p: 1024 ** 5,
+  e: 1024 ** 6,
+};
 
 /** A size with an s/b/k/m/g/t suffix (powers of 1024; s = 512-byte sectors; no suffix = MiB as in LVM2). */
 export function parseSize(text: string, what: string): Bytes {
   const m = SIZE_RE.exec(text.trim());
-  if (!m) throw new DvmError(Exit.invalid, `${what}: "${text}" is not a size (number with s, b, k, m, g or t)`);
+  if (!m)
+    throw new DvmError(Exit.invalid, `${what}: "${text}" is not a size (number with s, b, k, m, g or t)`);
   const v = Number(m[1]) * UNIT[m[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(Math.ceil(v))) throw new DvmError(Exit.invalid, `${what}: "${text}" is too large`);
+  if (!Number.isSafeInteger(Math.ceil(v)))
+    throw new DvmError(Exit.invalid, `${what}: "${text}" is too large`);
   return bytes(Math.ceil(v));
 }
 
@@ -104,10 +121,16 @@ export function runTool(tool: Tool, argv: string[], io: Io = processIo): number 
     return tool.run(argv, io) ?? Exit.ok;
   } catch (e) {
     const err =
-      e instanceof DvmError ? e : new DvmError(Exit.internal, `internal error: ${(e as Error)?.stack ?? String(e)}`);
+      e instanceof DvmError
+        ? e
+        : new DvmError(Exit.internal, `internal error: ${(e as Error)?.stack ?? String(e)}`);
     io.err(`${tool.name}: error: ${err.message}\n`);
-    if (json) io.err(`${JSON.stringify({ error: { tool: tool.name, exit_code: err.exitCode, message: err.message } })}\n`);
-    if (err.exitCode === Exit.usage && !(e as Error).message.includes("internal")) io.err(`Try '${tool.name} --help'.\n`);
+    if (json)
+      io.err(
+        `${JSON.stringify({ error: { tool: tool.name, exit_code: err.exitCode, message: err.message } })}\n`,
+      );
+    if (err.exitCode === Exit.usage && !(e as Error).message.includes("internal"))
+      io.err(`Try '${tool.name} --help'.\n`);
     return err.exitCode;
   }
 }

@@ -1,9 +1,9 @@
-import { type DvmConfig, compileFilter } from "../lib/config.js";
-import { toJson } from "../lib/docio.js";
-import { usageError } from "../lib/errors.js";
 import { labelDevices, unlabelDevices } from "../discover/label.js";
 import { devicesDoc, findVg, scan } from "../discover/scan.js";
-import { flag, type Io, type Parsed, parse, parseSize, scanScope, str, type Tool, warnTo } from "./common.js";
+import { compileFilter, type DvmConfig } from "../lib/config.js";
+import { toJson } from "../lib/docio.js";
+import { usageError } from "../lib/errors.js";
+import { flag, type Io, parse, parseSize, scanScope, str, type Tool, warnTo } from "./common.js";
 
 const USAGE = `Usage: dvm-discover COMMAND [OPTIONS]
 
@@ -29,7 +29,7 @@ const OPTIONS = {
   "dry-run": { type: "boolean" },
 } as const;
 
-export function scanFrom(p: Parsed, config: DvmConfig, devices: string[] | undefined) {
+export function scanFrom(config: DvmConfig, devices: string[] | undefined) {
   const filter = config.devices?.filter ? compileFilter(config.devices.filter) : undefined;
   return scan({ devices, filter });
 }
@@ -44,12 +44,12 @@ export const discoverTool: Tool = {
     switch (cmd) {
       case "scan": {
         if (args.length) throw usageError(`scan takes no arguments (got "${args[0]}")`);
-        io.out(toJson(devicesDoc(scanFrom(p, config, devices))));
+        io.out(toJson(devicesDoc(scanFrom(config, devices))));
         return 0;
       }
       case "find": {
         if (args.length !== 1) throw usageError("find needs exactly one VG name");
-        const { doc } = findVg(scanFrom(p, config, devices), args[0]!);
+        const { doc } = findVg(scanFrom(config, devices), args[0]!);
         const warn = warnTo(io, "dvm-discover");
         for (const u of doc.vgs[0]!.missing_pv_uuids) warn(`volume group "${args[0]}": PV ${u} not found`);
         io.out(toJson(doc));

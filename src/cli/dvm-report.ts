@@ -1,8 +1,8 @@
 import { isatty } from "node:tty";
-import type { DeviceEntry, VgDoc } from "../lib/docs.js";
 import { type AnyDoc, parseDocs, readStdinText } from "../lib/docio.js";
-import { rawId } from "../lvm2/uuid.js";
+import type { DeviceEntry, VgDoc } from "../lib/docs.js";
 import { usageError } from "../lib/errors.js";
+import { rawId } from "../lvm2/uuid.js";
 import { type ReportInput, type ReportKind, type ReportOptions, renderReport } from "../report/index.js";
 import { flag, type Io, type Parsed, parse, str, type Tool } from "./common.js";
 
@@ -35,9 +35,11 @@ const UNITS = new Set(["b", "s", "k", "m", "g", "t", "h"]);
 
 export function reportArgs(p: Parsed, positionals: string[]): { kind: ReportKind; opts: ReportOptions } {
   const [kind, ...select] = positionals;
-  if (!kind || !KINDS.has(kind)) throw usageError(`report kind must be pvs, vgs, lvs or segs (got "${kind ?? ""}")`);
+  if (!kind || !KINDS.has(kind))
+    throw usageError(`report kind must be pvs, vgs, lvs or segs (got "${kind ?? ""}")`);
   const units = str(p, "units");
-  if (units !== undefined && !UNITS.has(units)) throw usageError(`--units must be one of b s k m g t h (got "${units}")`);
+  if (units !== undefined && !UNITS.has(units))
+    throw usageError(`--units must be one of b s k m g t h (got "${units}")`);
   const format = str(p, "reportformat");
   if (format !== undefined && format !== "basic" && format !== "json")
     throw usageError(`--reportformat must be basic or json (got "${format}")`);
@@ -62,7 +64,8 @@ export function reportInput(docs: AnyDoc[]): ReportInput {
   for (const d of docs)
     if (d.kind === "devices")
       for (const e of d.devices)
-        if (e.pv && !members.has(rawId(e.pv.uuid)) && !e.pv.mdas.some((m) => m.state === "ok")) orphans.push(e);
+        if (e.pv && !members.has(rawId(e.pv.uuid)) && !e.pv.mdas.some((m) => m.state === "ok"))
+          orphans.push(e);
   return { vgs, orphans };
 }
 

@@ -1,12 +1,12 @@
 import { isatty } from "node:tty";
-import type { DevicesDoc } from "../lib/docs.js";
-import { onlyDoc, parseDocs, readStdinText, toJson } from "../lib/docio.js";
-import { DvmError, Exit, usageError } from "../lib/errors.js";
-import { restoreVg } from "../tm/restore.js";
 import { devicesDoc } from "../discover/scan.js";
+import { onlyDoc, parseDocs, readStdinText, toJson } from "../lib/docio.js";
+import type { DevicesDoc } from "../lib/docs.js";
+import { DvmError, Exit, usageError } from "../lib/errors.js";
 import { readAllVgs, readVg } from "../tm/read.js";
-import { scanFrom } from "./dvm-discover.js";
+import { restoreVg } from "../tm/restore.js";
 import { flag, type Io, type Parsed, parse, scanScope, type Tool, warnTo } from "./common.js";
+import { scanFrom } from "./dvm-discover.js";
 
 const USAGE = `Usage: dvm-tm COMMAND [OPTIONS]   (devices document on stdin, e.g. from dvm-discover find VG)
 
@@ -35,7 +35,7 @@ export function devicesInput(p: Parsed): DevicesDoc {
   const text = isatty(0) ? "" : readStdinText();
   if (text.trim() === "") {
     const { devices, config } = scanScope(p);
-    return devicesDoc(scanFrom(p, config, devices));
+    return devicesDoc(scanFrom(config, devices));
   }
   return onlyDoc(parseDocs(text), "devices", "dvm-tm");
 }
@@ -77,7 +77,7 @@ export const tmTool: Tool = {
         if (doc.vg.name !== args[0])
           throw new DvmError(Exit.invalid, `the vg document is for "${doc.vg.name}", not "${args[0]}"`);
         const { devices, config } = scanScope(p);
-        const r = restoreVg(doc, scanFrom(p, config, devices), { dryRun: flag(p, "dry-run") });
+        const r = restoreVg(doc, scanFrom(config, devices), { dryRun: flag(p, "dry-run") });
         if (flag(p, "dry-run")) io.out(r.text.replace(/\0$/, ""));
         else io.out(toJson({ vg: r.vg, seqno: r.seqno, written: r.written }));
         return 0;

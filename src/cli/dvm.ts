@@ -8,7 +8,18 @@ import { toJson } from "../lib/docio.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
 import { renderReport } from "../report/index.js";
 import { readAllVgs } from "../tm/read.js";
-import { flag, type Io, type Parsed, parse, parseSize, runTool, scanScope, str, type Tool, warnTo } from "./common.js";
+import {
+  flag,
+  type Io,
+  type Parsed,
+  parse,
+  parseSize,
+  runTool,
+  scanScope,
+  str,
+  type Tool,
+  warnTo,
+} from "./common.js";
 import { discoverTool, scanFrom } from "./dvm-discover.js";
 import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
 import { tmTool } from "./dvm-tm.js";
@@ -75,7 +86,11 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
     if (json) io.out(toJson(dryRun ? { dry_run: true, unlabelled: done } : { unlabelled: done }));
     else
       for (const d of done)
-        io.out(dryRun ? `Would wipe labels on "${d.path}".\n` : `Labels on physical volume "${d.path}" successfully wiped.\n`);
+        io.out(
+          dryRun
+            ? `Would wipe labels on "${d.path}".\n`
+            : `Labels on physical volume "${d.path}" successfully wiped.\n`,
+        );
     return 0;
   }
   throw usageError(`unknown pv command "${sub ?? ""}" (create, remove)`);
@@ -119,7 +134,8 @@ export const dvmTool: Tool = {
     if (first && TOOLS[first]) {
       const rest = [...argv];
       rest.splice(rest.indexOf(first), 1);
-      if (!rest.some((a) => a === "-c" || a === "--config") && existsSync(DEFAULT_CONFIG)) rest.push("-c", DEFAULT_CONFIG);
+      if (!rest.some((a) => a === "-c" || a === "--config") && existsSync(DEFAULT_CONFIG))
+        rest.push("-c", DEFAULT_CONFIG);
       if (first !== "report") return runTool(TOOLS[first]!, rest, io);
     }
     const p = withDefaultConfig(parse(argv, WRAPPER_OPTIONS));
@@ -131,7 +147,7 @@ export const dvmTool: Tool = {
         const { kind, opts } = reportArgs(p, p.positionals.slice(1));
         if (flag(p, "pipeline")) return reportPipeline(argv, p, io);
         const { devices, config } = scanScope(p);
-        const { vgs, orphans } = readAllVgs(devicesDoc(scanFrom(p, config, devices)), {
+        const { vgs, orphans } = readAllVgs(devicesDoc(scanFrom(config, devices)), {
           warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
         });
         io.out(renderReport(kind, { vgs, orphans }, opts));
@@ -150,7 +166,10 @@ export const dvmTool: Tool = {
       case "dmactivate":
       case "dmexec":
       case "poll":
-        throw new DvmError(Exit.usage, `"${cmd}" is not available in this version of dvm (${"see the README"})`);
+        throw new DvmError(
+          Exit.usage,
+          `"${cmd}" is not available in this version of dvm (${"see the README"})`,
+        );
       case undefined:
         throw usageError("missing command");
       default:

@@ -2,8 +2,15 @@ import { type BlockIO, openDevice } from "../lib/blockdev.js";
 import { DvmError, Exit, invalidInput } from "../lib/errors.js";
 import { type Bytes, bytes, bytesToSectors, roundUp, SECTOR_SIZE, type Sectors } from "../lib/units.js";
 import { type PvRead, readPv, TextCache } from "../lvm2/disk.js";
-import { encodeLabel, LABEL_ID, LABEL_SCAN_BYTES, LABEL_TYPE, PV_EXT_USED, PV_EXT_VERSION } from "../lvm2/label.js";
-import { emptyMdaHeader, encodeMdaHeader, MDA_HEADER_SIZE } from "../lvm2/mda.js";
+import {
+  encodeLabel,
+  LABEL_ID,
+  LABEL_SCAN_BYTES,
+  LABEL_TYPE,
+  PV_EXT_USED,
+  PV_EXT_VERSION,
+} from "../lvm2/label.js";
+import { emptyMdaHeader, encodeMdaHeader } from "../lvm2/mda.js";
 import { generateId } from "../lvm2/uuid.js";
 
 /** Writing and wiping PV labels: what LVM2's pvcreate and pvremove do to a device. */
@@ -28,7 +35,8 @@ export interface PvLayout {
  * ends on the data alignment, and the first extent right after it.
  */
 export function pvLayout(deviceSize: Bytes, metadataSize?: Bytes): PvLayout {
-  if (deviceSize < MIN_PV_SIZE) throw invalidInput(`device of ${deviceSize} bytes is smaller than the 2 MiB minimum`);
+  if (deviceSize < MIN_PV_SIZE)
+    throw invalidInput(`device of ${deviceSize} bytes is smaller than the 2 MiB minimum`);
   let mdaSize = bytes(DATA_ALIGNMENT - MDA1_START);
   if (metadataSize !== undefined) {
     if (metadataSize < MIN_MDA_SIZE)
@@ -122,7 +130,8 @@ export function labelDevices(
   const plans = paths.map((p) =>
     withDevice(p, opts.dryRun, (io, r) => {
       const why = inUseBy(r);
-      if (why && !opts.force) throw new DvmError(Exit.conflict, `${p}: refusing to label: ${why} (use --force)`);
+      if (why && !opts.force)
+        throw new DvmError(Exit.conflict, `${p}: refusing to label: ${why} (use --force)`);
       return pvLayout(io.size, opts.metadataSize);
     }),
   );
@@ -141,13 +150,13 @@ export function unlabelDevices(
   paths: string[],
   opts: { force?: boolean; dryRun?: boolean },
 ): { path: string; wiped: number }[] {
-  paths.forEach((p) =>
+  for (const p of paths)
     withDevice(p, true, (_io, r) => {
       if (!r.label) throw new DvmError(Exit.notFound, `${p}: not a PV (no LVM2 label found)`);
       const why = inUseBy(r);
-      if (why && !opts.force) throw new DvmError(Exit.conflict, `${p}: refusing to unlabel: ${why} (use --force)`);
-    }),
-  );
+      if (why && !opts.force)
+        throw new DvmError(Exit.conflict, `${p}: refusing to unlabel: ${why} (use --force)`);
+    });
   if (opts.dryRun) return paths.map((p) => ({ path: p, wiped: 0 }));
   return paths.map((p) => ({ path: p, wiped: withDevice(p, false, (io) => wipeLabels(io)) }));
 }

@@ -1,4 +1,13 @@
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { DvmError, Exit, notFound } from "./errors.js";
 import { type Bytes, bytes, SECTOR_SIZE } from "./units.js";
 
@@ -102,7 +111,10 @@ export function memoryDevice(path: string, data: Uint8Array): BlockIO {
     size: bytes(data.length),
     read(offset, length) {
       if (offset < 0 || offset + length > data.length)
-        throw new DvmError(Exit.corrupt, `${path}: read of ${length} bytes at ${offset} lies beyond the device end`);
+        throw new DvmError(
+          Exit.corrupt,
+          `${path}: read of ${length} bytes at ${offset} lies beyond the device end`,
+        );
       return data.slice(offset, offset + length);
     },
     write(offset, buf) {

@@ -35,7 +35,8 @@ export function loadConfig(path: string | undefined): DvmConfig {
   const c = cfg as DvmConfig;
   const dev = c.devices;
   if (dev !== undefined) {
-    if (typeof dev !== "object" || dev === null) throw invalidInput(`config ${path}: "devices" must be an object`);
+    if (typeof dev !== "object" || dev === null)
+      throw invalidInput(`config ${path}: "devices" must be an object`);
     for (const k of ["filter", "scan"] as const) {
       const v = dev[k];
       if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === "string")))

@@ -59,13 +59,19 @@ export function parseDocs(text: string, source = "stdin"): AnyDoc[] {
     }
     const kind = (v as { kind?: unknown })?.kind;
     if (kind !== "devices" && kind !== "vg")
-      throw invalidInput(`${source}: document ${i + 1}: field /kind: expected "devices" or "vg", got ${JSON.stringify(kind)}`);
+      throw invalidInput(
+        `${source}: document ${i + 1}: field /kind: expected "devices" or "vg", got ${JSON.stringify(kind)}`,
+      );
     checkDoc(kind, v, `${source} document ${i + 1}`);
     return v as AnyDoc;
   });
 }
 
-export function onlyDoc<K extends AnyDoc["kind"]>(docs: AnyDoc[], kind: K, tool: string): Extract<AnyDoc, { kind: K }> {
+export function onlyDoc<K extends AnyDoc["kind"]>(
+  docs: AnyDoc[],
+  kind: K,
+  tool: string,
+): Extract<AnyDoc, { kind: K }> {
   const found = docs.filter((d) => d.kind === kind);
   if (found.length !== 1)
     throw invalidInput(`${tool}: expected one ${kind} document on stdin, got ${found.length}`);

@@ -2,7 +2,15 @@ import type { BlockIO } from "../lib/blockdev.js";
 import { DvmError, Exit } from "../lib/errors.js";
 import { type Bytes, bytes, roundUp, SECTOR_SIZE } from "../lib/units.js";
 import { lvmCrc } from "./crc.js";
-import { EMPTY_LOCN, encodeMdaHeader, MDA_HEADER_SIZE, type MdaHeader, maxTextSize, nextCopyOffset, type RawLocn } from "./mda.js";
+import {
+  EMPTY_LOCN,
+  encodeMdaHeader,
+  MDA_HEADER_SIZE,
+  type MdaHeader,
+  maxTextSize,
+  nextCopyOffset,
+  type RawLocn,
+} from "./mda.js";
 
 /**
  * Writing a new metadata copy into metadata areas with LVM2's commit

@@ -195,7 +195,8 @@ class Parser {
     const word = this.s.slice(start, this.pos);
     if (word.length === 0) this.fail(`unexpected "${this.s[this.pos]}" where a value belongs`);
     const first = word.charCodeAt(0);
-    if (isDigit(first) || ((first === C.plus || first === C.minus) && word.length > 1)) return this.number(word);
+    if (isDigit(first) || ((first === C.plus || first === C.minus) && word.length > 1))
+      return this.number(word);
     return word;
   }
 

@@ -62,7 +62,8 @@ export function readMda(io: BlockIO, start: number, size: number, cache: TextCac
     const h = decodeMdaHeader(io.read(bytes(start), MDA_HEADER_SIZE), bytes(start));
     m.header = h;
     if (h.size !== size) throw new Error(`header size ${h.size} differs from the PV header's ${size}`);
-    if (start + h.size > io.size) throw new Error(`area of ${h.size} bytes at ${start} runs past the device end`);
+    if (start + h.size > io.size)
+      throw new Error(`area of ${h.size} bytes at ${start} runs past the device end`);
     const c = h.committed;
     if (c.flags & RAW_LOCN_IGNORED) {
       m.state = "ignored";
@@ -82,7 +83,8 @@ export function readMda(io: BlockIO, start: number, size: number, cache: TextCac
     const np = nameProblem(name);
     if (np) throw new Error(`metadata text begins with an invalid VG name "${name.slice(0, 40)}": ${np}`);
     m.vg = cache.parse(text);
-    if (m.vg.vg.name !== name) throw new Error(`metadata text begins with "${name}" but its VG section is "${m.vg.vg.name}"`);
+    if (m.vg.vg.name !== name)
+      throw new Error(`metadata text begins with "${name}" but its VG section is "${m.vg.vg.name}"`);
     m.text = text;
     m.state = "ok";
   } catch (e) {

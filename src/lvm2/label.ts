@@ -115,7 +115,8 @@ function decodePvHeader(sec: Uint8Array, sector: number): PvLabel {
     pos += 8;
     if (extVersion >= 1) bootloaderAreas = readList("bootloader area list");
   }
-  if (metadataAreas.length > 2) throw corrupt(`PV header lists ${metadataAreas.length} metadata areas (at most 2)`);
+  if (metadataAreas.length > 2)
+    throw corrupt(`PV header lists ${metadataAreas.length} metadata areas (at most 2)`);
   return {
     sector,
     pvUuid: formatId(raw),

@@ -45,7 +45,8 @@ export function decodeMdaHeader(sec: Uint8Array, expectedStart: Bytes): MdaHeade
   if (version !== MDA_VERSION) throw corrupt(`metadata area header version ${version} (expected 1)`);
   const u64 = (pos: number) => {
     const v = dv.getBigUint64(pos, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(`metadata area header field at ${pos} is too large`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw corrupt(`metadata area header field at ${pos} is too large`);
     return bytes(Number(v));
   };
   const start = u64(24);
@@ -100,7 +101,9 @@ export function ringPieces(h: MdaHeader, locn: RawLocn): { offset: Bytes; length
   if (locn.offset < MDA_HEADER_SIZE || locn.offset >= h.size)
     throw corrupt(`metadata text offset ${locn.offset} lies outside the ring (512..${h.size})`);
   if (locn.size === 0 || locn.size > h.size - MDA_HEADER_SIZE)
-    throw corrupt(`metadata text size ${locn.size} does not fit the ring of ${h.size - MDA_HEADER_SIZE} bytes`);
+    throw corrupt(
+      `metadata text size ${locn.size} does not fit the ring of ${h.size - MDA_HEADER_SIZE} bytes`,
+    );
   const wrap = Math.max(0, locn.offset + locn.size - h.size);
   const pieces = [{ offset: bytes(h.start + locn.offset), length: locn.size - wrap }];
   if (wrap > 0) pieces.push({ offset: bytes(h.start + MDA_HEADER_SIZE), length: wrap });

@@ -29,7 +29,8 @@ export function formatId(raw: string): string {
 /** Parse an ID as found on disk or in metadata, normalised to the dashed form. */
 export function normalizeId(text: string, what: string): string {
   const raw = rawId(text);
-  if (raw === null) throw corrupt(`${what}: invalid ID "${text.slice(0, 64)}" (expected 32 characters of [0-9a-zA-Z!#])`);
+  if (raw === null)
+    throw corrupt(`${what}: invalid ID "${text.slice(0, 64)}" (expected 32 characters of [0-9a-zA-Z!#])`);
   return formatId(raw);
 }
 

@@ -4,7 +4,16 @@ import type { LvMeta, PvMeta, SegmentMeta, VgMeta } from "./vg.js";
 
 /** Meaning-level checks of VG metadata (lvm2-on-disk-format.md §10-§16). */
 
-export const VG_STATUS = ["EXPORTED", "RESIZEABLE", "PVMOVE", "READ", "WRITE", "CLUSTERED", "SHARED", "PARTIAL"];
+export const VG_STATUS = [
+  "EXPORTED",
+  "RESIZEABLE",
+  "PVMOVE",
+  "READ",
+  "WRITE",
+  "CLUSTERED",
+  "SHARED",
+  "PARTIAL",
+];
 export const PV_STATUS = ["ALLOCATABLE", "EXPORTED", "MISSING"];
 export const LV_STATUS = [
   "READ",
@@ -39,7 +48,8 @@ export function vgProblems(vg: VgMeta): string[] {
   checkWords(p, vg.status, VG_STATUS, "VG status", true);
   checkWords(p, vg.flags, null, "VG flags", false);
   checkTags(p, vg.tags, "VG");
-  if (!isInt(vg.extent_size) || vg.extent_size <= 0) p.push(`VG extent_size ${vg.extent_size} is not positive`);
+  if (!isInt(vg.extent_size) || vg.extent_size <= 0)
+    p.push(`VG extent_size ${vg.extent_size} is not positive`);
   else if (!validExtentSize(vg.extent_size))
     p.push(`VG extent_size ${vg.extent_size} is neither a power of 2 nor a multiple of 128 KiB`);
   for (const k of ["max_lv", "max_pv"] as const)
@@ -116,13 +126,7 @@ function checkTags(p: string[], tags: unknown, what: string) {
   }
 }
 
-function checkLv(
-  p: string[],
-  lv: LvMeta,
-  pvs: Map<string, PvMeta>,
-  lvs: Map<string, LvMeta>,
-  used: PvRun[],
-) {
+function checkLv(p: string[], lv: LvMeta, pvs: Map<string, PvMeta>, lvs: Map<string, LvMeta>, used: PvRun[]) {
   const w = `LV ${lv.name}`;
   const np = nameProblem(lv.name);
   if (np) p.push(`${w}: ${np}`);
@@ -177,12 +181,14 @@ function checkAreas(
   const count = areas.length / 2;
   let perArea = seg.extent_count;
   if (type === "striped" || type === "linear") {
-    if (seg.stripe_count !== count) p.push(`${sw}: stripe_count ${String(seg.stripe_count)} but ${count} stripes`);
+    if (seg.stripe_count !== count)
+      p.push(`${sw}: stripe_count ${String(seg.stripe_count)} but ${count} stripes`);
     if (count > 1 && (!isInt(seg.stripe_size) || seg.stripe_size <= 0))
       p.push(`${sw}: stripe_size required with ${count} stripes`);
     if (seg.extent_count % count !== 0) p.push(`${sw}: extent_count not a multiple of the ${count} stripes`);
     perArea = Math.floor(seg.extent_count / count);
-  } else if (seg.mirror_count !== count) p.push(`${sw}: mirror_count ${String(seg.mirror_count)} but ${count} areas`);
+  } else if (seg.mirror_count !== count)
+    p.push(`${sw}: mirror_count ${String(seg.mirror_count)} but ${count} areas`);
   for (let i = 0; i < areas.length; i += 2) {
     const name = areas[i];
     const start = areas[i + 1];

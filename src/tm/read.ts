@@ -1,10 +1,10 @@
+import { lookupVg, mdaInfo } from "../discover/scan.js";
 import { openDevice } from "../lib/blockdev.js";
 import type { DevicesDoc, PvDevice, VgDoc } from "../lib/docs.js";
 import { DvmError, Exit } from "../lib/errors.js";
 import { type MdaRead, type PvRead, readPv, TextCache } from "../lvm2/disk.js";
 import { rawId } from "../lvm2/uuid.js";
 import { vgProblems } from "../lvm2/validate.js";
-import { lookupVg, mdaInfo } from "../discover/scan.js";
 
 /** dvm-tm read/verify: every metadata copy of a VG, the newest valid one, and what is stale or bad. */
 
@@ -70,7 +70,9 @@ export function readVg(devices: DevicesDoc, name: string, opts: ReadOptions = {}
     throw new DvmError(Exit.corrupt, `volume group "${name}": no valid metadata copy on any of its PVs`);
   for (const c of report)
     if (c.state === "stale")
-      warn(`${c.path}: metadata area at ${c.mda_start_bytes} holds stale seqno ${c.seqno} (current ${chosen.vg.seqno})`);
+      warn(
+        `${c.path}: metadata area at ${c.mda_start_bytes} holds stale seqno ${c.seqno} (current ${chosen.vg.seqno})`,
+      );
     else if (c.state === "bad" || c.state === "mismatch")
       warn(`${c.path}: metadata area at ${c.mda_start_bytes} is ${c.state}: ${c.message}`);
 
@@ -84,7 +86,12 @@ export function readVg(devices: DevicesDoc, name: string, opts: ReadOptions = {}
       missing.push(String(pv.id));
       continue;
     }
-    pvDevices.push({ pv_uuid: String(pv.id), path: r.path, size_bytes: r.size, mdas: r.read.mdas.map(mdaInfo) });
+    pvDevices.push({
+      pv_uuid: String(pv.id),
+      path: r.path,
+      size_bytes: r.size,
+      mdas: r.read.mdas.map(mdaInfo),
+    });
   }
   if (missing.length && !opts.partial)
     throw new DvmError(

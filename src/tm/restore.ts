@@ -1,4 +1,5 @@
 import { hostname, machine, release, type, version } from "node:os";
+import type { ScannedDevice } from "../discover/scan.js";
 import { openDevice } from "../lib/blockdev.js";
 import { DvmError, Exit } from "../lib/errors.js";
 import { ctime } from "../lib/time.js";
@@ -9,7 +10,6 @@ import { encodeLabel, PV_EXT_USED } from "../lvm2/label.js";
 import { rawId } from "../lvm2/uuid.js";
 import { vgProblems } from "../lvm2/validate.js";
 import { printVgText, type VgText } from "../lvm2/vg.js";
-import type { ScannedDevice } from "../discover/scan.js";
 
 /**
  * dvm-tm restore: write a VG's metadata, given as a document, to its PVs
@@ -25,7 +25,10 @@ export interface RestoreResult {
 }
 
 /** The top-level lines LVM2 writes after the VG section, for a write made now. */
-export function freshTop(description: string, now = Math.floor(Date.now() / 1000)): Pick<VgText, "top" | "comments"> {
+export function freshTop(
+  description: string,
+  now = Math.floor(Date.now() / 1000),
+): Pick<VgText, "top" | "comments"> {
   const host = hostname();
   return {
     top: {
@@ -37,7 +40,10 @@ export function freshTop(description: string, now = Math.floor(Date.now() / 1000
     },
     comments: {
       generated: `dvm ${typeof DVM_VERSION === "string" ? DVM_VERSION : "dev"}: ${ctime(now)}`,
-      values: { creation_host: `${type()} ${host} ${release()} ${version()} ${machine()}`, creation_time: ctime(now) },
+      values: {
+        creation_host: `${type()} ${host} ${release()} ${version()} ${machine()}`,
+        creation_time: ctime(now),
+      },
     },
   };
 }
@@ -64,7 +70,10 @@ export function restoreVg(
     return { ...pv, device: d.entry.path };
   });
   if (missing.length)
-    throw new DvmError(Exit.incomplete, `no device carries PV(s) ${missing.join(", ")} of volume group "${input.vg.name}"`);
+    throw new DvmError(
+      Exit.incomplete,
+      `no device carries PV(s) ${missing.join(", ")} of volume group "${input.vg.name}"`,
+    );
   let maxSeq = 0;
   for (const d of members) for (const m of d.read.mdas) if (m.vg) maxSeq = Math.max(maxSeq, m.vg.vg.seqno);
   const seqno = Math.max(input.vg.seqno, maxSeq + 1);
@@ -81,7 +90,10 @@ export function restoreVg(
       if (!r.label) throw new DvmError(Exit.conflict, `${io.path}: its PV label vanished`);
       // A PV in a VG carries PV_EXT_USED; LVM2 sets it before writing the text.
       if (!(r.label.extFlags & PV_EXT_USED)) {
-        io.write(bytes(r.label.sector * SECTOR_SIZE), encodeLabel({ ...r.label, extFlags: r.label.extFlags | PV_EXT_USED }));
+        io.write(
+          bytes(r.label.sector * SECTOR_SIZE),
+          encodeLabel({ ...r.label, extFlags: r.label.extFlags | PV_EXT_USED }),
+        );
         io.flush();
       }
       return r.mdas
@@ -91,7 +103,8 @@ export function restoreVg(
           return { io, header: m.header! };
         });
     });
-    if (targets.length === 0) throw new DvmError(Exit.invalid, `no PV of "${vg.name}" has a usable metadata area`);
+    if (targets.length === 0)
+      throw new DvmError(Exit.invalid, `no PV of "${vg.name}" has a usable metadata area`);
     commit(targets, text);
   } finally {
     for (const io of ios) io.close();

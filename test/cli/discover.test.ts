@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync as writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { image, run, scratch } from "../helpers.ts";
 
@@ -108,5 +108,3 @@ describe("dvm-discover on image files", () => {
     assert.match(bad.stderr, /filter "x\|oops"/);
   });
 });
-
-

@@ -3,7 +3,12 @@ import type { VgMeta } from "../../src/lvm2/vg.ts";
 import { image, run } from "../helpers.ts";
 
 /** Build a VG on image files with dvm's own tools: label, then restore a vg document. */
-export function makeVg(dir: string, name: string, pvMiB: number[], lvs: { name: string; extents: number[][] }[]) {
+export function makeVg(
+  dir: string,
+  name: string,
+  pvMiB: number[],
+  lvs: { name: string; extents: number[][] }[],
+) {
   const paths = pvMiB.map((m, i) => image(dir, `${name}-${i}.img`, m));
   const uuids = paths.map((p) => {
     const r = run("dvm-discover", ["label", p]);
