@@ -147,8 +147,11 @@ export const dvmTool: Tool = {
         const { kind, opts } = reportArgs(p, p.positionals.slice(1));
         if (flag(p, "pipeline")) return reportPipeline(argv, p, io);
         const { devices, config } = scanScope(p);
-        const { vgs, orphans } = readAllVgs(devicesDoc(scanFrom(config, devices)), {
+        // The stages run in-process on the same reads: devices are read once.
+        const scanned = scanFrom(config, devices);
+        const { vgs, orphans } = readAllVgs(devicesDoc(scanned), {
           warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
+          prefetched: new Map(scanned.map((d) => [d.entry.path, { read: d.read, size: d.entry.size_bytes }])),
         });
         io.out(renderReport(kind, { vgs, orphans }, opts));
         return 0;

@@ -13,6 +13,8 @@ export interface ReadOptions {
   partial?: boolean;
   warn?: (msg: string) => void;
   cache?: TextCache;
+  /** Devices already read in this process (the wrapper's scan), by path: not read again. */
+  prefetched?: Map<string, { read: PvRead; size: number }>;
 }
 
 export interface CopyReport {
@@ -34,6 +36,15 @@ interface Copy {
   m: MdaRead;
 }
 
+function readDevice(path: string, cache: TextCache) {
+  const io = openDevice(path);
+  try {
+    return { read: readPv(io, cache), size: io.size as number };
+  } finally {
+    io.close();
+  }
+}
+
 /** Read one VG from the devices a devices document lists (re-reading each device now). */
 export function readVg(devices: DevicesDoc, name: string, opts: ReadOptions = {}): ReadResult {
   const warn = opts.warn ?? (() => {});
@@ -43,17 +54,12 @@ export function readVg(devices: DevicesDoc, name: string, opts: ReadOptions = {}
   const reads: { path: string; read: PvRead; size: number }[] = [];
   for (const d of devices.devices) {
     if (!d.pv) continue;
-    const io = openDevice(d.path);
-    try {
-      const read = readPv(io, cache);
-      if (!read.label || rawId(read.label.pvUuid) !== rawId(d.pv.uuid)) {
-        warn(`${d.path}: no longer carries PV ${d.pv.uuid}; skipped`);
-        continue;
-      }
-      reads.push({ path: d.path, read, size: io.size });
-    } finally {
-      io.close();
+    const got = opts.prefetched?.get(d.path) ?? readDevice(d.path, cache);
+    if (!got.read.label || rawId(got.read.label.pvUuid) !== rawId(d.pv.uuid)) {
+      warn(`${d.path}: no longer carries PV ${d.pv.uuid}; skipped`);
+      continue;
     }
+    reads.push({ path: d.path, ...got });
   }
   const copies: Copy[] = [];
   const report: CopyReport[] = [];

@@ -55,7 +55,7 @@ for (const t of TOOLS)
         assert.match(r.stderr, /truncated|not valid JSON/);
       });
       test("a document with a wrong field: exit 2 naming the field", () => {
-        const r = run(t.name, cmd, '{"kind":"vg","version":2}');
+        const r = run(t.name, cmd, '{"kind":"devices","version":2,"devices":[],"vgs":[]}');
         assert.equal(r.status, 2);
         assert.match(r.stderr, /field \/version/);
       });
