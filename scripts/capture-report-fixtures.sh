@@ -3,11 +3,16 @@
 # with real LVM2 (2.03.16) on loop devices, then record, per scenario,
 #   devices.json     every visible device as a dvm `devices` DeviceEntry
 #   metadata/VG.txt  each VG's committed metadata text
-#   cases.json       [{args, status, stdout}] for many report option sets
+#   cases.json       [{args, status, stdout, error?}] for many report option sets
 # into test/fixtures/report/SCENARIO/. Needs root, lvm2, losetup, python3.
 # Activation is off, so no device-mapper is needed. Only the loop devices
 # attached here are touched; they are detached on exit.
 set -euo pipefail
+
+[[ $EUID -eq 0 ]] || { echo "$0: needs root (loop devices)" >&2; exit 1; }
+if ! lvm version 2>/dev/null | grep -q "LVM version: *2\.03\.16"; then
+  echo "$0: warning: the fixtures describe LVM2 2.03.16; this is $(lvm version 2>/dev/null | head -1)" >&2
+fi
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/test/fixtures/report"
@@ -35,7 +40,7 @@ cat >"$WORK/devinfo.py" <<'EOF'
 import json, os, re, struct, sys
 
 def fmt_id(raw):
-    parts = [raw[0:6]] + [raw[6 + 4 * i:10 + 4 * i] for i in range(6)] + [raw[30:32]]
+    parts = [raw[0:6]] + [raw[6 + 4 * i:10 + 4 * i] for i in range(5)] + [raw[26:32]]
     return "-".join(parts)
 
 def read_at(f, off, n):
@@ -130,12 +135,67 @@ for name in sorted(os.listdir(d), key=int):
             "status": int(open(os.path.join(c, "rc")).read()),
             "stdout": open(os.path.join(c, "out"), "rb").read().decode()}
     if case["status"] != 0:
-        # LVM's error: the last line on stderr (the field help comes before it).
-        err = open(os.path.join(c, "err"), "rb").read().decode().strip().split("\n")
-        case["error"] = err[-1].strip()
+        # LVM's error: the first line that is not a warning, or the last one
+        # after the field list LVM prints for an unknown field.
+        err = [e.strip() for e in open(os.path.join(c, "err"), "rb").read().decode().split("\n")]
+        err = [e for e in err if e and not e.startswith("WARNING")]
+        case["error"] = err[-1] if err[-1].startswith("Unrecognised") else err[0]
     cases.append(case)
 json.dump(cases, sys.stdout, indent=1, ensure_ascii=False)
 sys.stdout.write("\n")
+EOF
+
+# Turns a vgcfgbackup of placeholder linear LVs into LV types that cannot be
+# created without device-mapper: the placeholders become the hidden sub-LVs
+# (renamed, VISIBLE dropped) of a thin pool and volume, a snapshot, a mirror
+# with a log, a RAID1 LV and a zero LV, which are added as LVM writes them.
+cat >"$WORK/typify.py" <<'EOF'
+import random, re, string, sys
+text = open(sys.argv[1]).read()
+rnd = random.Random(7)
+
+def uid():
+    a = string.ascii_letters + string.digits
+    r = "".join(rnd.choice(a) for _ in range(32))
+    return "-".join([r[0:6], r[6:10], r[10:14], r[14:18], r[18:22], r[22:26], r[26:32]])
+
+renames = {"ptdata": "tp_tdata", "ptmeta": "tp_tmeta", "ppmspare": "lvol0_pmspare",
+           "pmim0": "mir_mimage_0", "pmim1": "mir_mimage_1", "pmlog": "mir_mlog",
+           "prmeta0": "r1_rmeta_0", "primage0": "r1_rimage_0",
+           "prmeta1": "r1_rmeta_1", "primage1": "r1_rimage_1", "pcow": "snap"}
+for old, new in renames.items():
+    m = re.search(r"^\t\t%s \{\n.*?^\t\t\}\n" % old, text, re.S | re.M)
+    body = m.group(0).replace("\t\t%s {" % old, "\t\t%s {" % new, 1)
+    if new != "snap":
+        body = body.replace(', "VISIBLE"]', "]")
+    text = text[:m.start()] + body + text[m.end():]
+
+def lv(name, visible, seg):
+    status = '"READ", "WRITE", "VISIBLE"' if visible else '"READ", "WRITE"'
+    lines = "".join("\t\t\t\t%s\n" % l for l in seg)
+    return ("\n\t\t%s {\n\t\t\tid = \"%s\"\n\t\t\tstatus = [%s]\n\t\t\tflags = []\n\t\t\tsegment_count = 1\n"
+            "\n\t\t\tsegment1 {\n%s\t\t\t}\n\t\t}\n") % (name, uid(), status, lines)
+
+new = "".join([
+    lv("tp", True, ["start_extent = 0", "extent_count = 2", "", 'type = "thin-pool"', 'metadata = "tp_tmeta"',
+                    'pool = "tp_tdata"', "transaction_id = 1", "chunk_size = 128", 'discards = "passdown"',
+                    "zero_new_blocks = 1"]),
+    lv("thin1", True, ["start_extent = 0", "extent_count = 5", "", 'type = "thin"', 'thin_pool = "tp"',
+                       "transaction_id = 0", "device_id = 1"]),
+    lv("snapshot0", False, ["start_extent = 0", "extent_count = 2", "", 'type = "snapshot"', "chunk_size = 8",
+                            'origin = "base"', 'cow_store = "snap"']),
+    lv("mir", True, ["start_extent = 0", "extent_count = 1", "", 'type = "mirror"', "mirror_count = 2",
+                     'mirror_log = "mir_mlog"', "region_size = 1024", "", "mirrors = [",
+                     '"mir_mimage_0", 0,', '"mir_mimage_1", 0', "]"]),
+    lv("r1", True, ["start_extent = 0", "extent_count = 1", "", 'type = "raid1"', "device_count = 2",
+                    "region_size = 1024", "", "raids = [", '"r1_rmeta_0", "r1_rimage_0",',
+                    '"r1_rmeta_1", "r1_rimage_1"', "]"]),
+    lv("zero1", True, ["start_extent = 0", "extent_count = 3", "", 'type = "zero"']),
+])
+m = re.search(r"^\tlogical_volumes \{\n.*?^\t\}\n", text, re.S | re.M)
+text = text[:m.end() - len("\t}\n")] + new + text[m.end() - len("\t}\n"):]
+text = re.sub(r"seqno = (\d+)", lambda s: "seqno = %d" % (int(s.group(1)) + 1), text, count=1)
+open(sys.argv[2], "w").write(text)
 EOF
 
 # ---------------------------------------------------------------- helpers
@@ -175,12 +235,15 @@ run() {
 
 # The option sets every scenario is captured with.
 common_cases() {
-  local k u
+  local k u units
   for k in pvs vgs lvs "lvs --segments"; do
+    # Every unit for pvs and lvs; the same formatting code serves vgs and segments.
+    units="b s k m g t h r H K M B S"
+    [[ $k == pvs || $k == lvs ]] || units="b s m h K"
     # shellcheck disable=SC2086
     {
       run $k
-      for u in b s k m g t h r H K M B S; do run $k --units $u; done
+      for u in $units; do run $k --units $u; done
       run $k --nosuffix
       run $k --units b --nosuffix
       run $k --units m --nosuffix
@@ -205,6 +268,7 @@ common_cases() {
   run pvs -o $pvf --reportformat json
   run pvs -o $pvf --reportformat json --units s --nosuffix
   run pvs -o +pv_uuid,dev_size
+  run pvs -o name,size,free,attr,uuid,fmt,tags,pe_count
   run pvs -o name,size,free,attr,uuid,fmt,tags,pe_count,alloc_count
   run pvs -o PV_NAME,Pv_Size,pvfree,p_v_attr
   run pvs -o pv_name,pv_missing,pv_mda_count,pv_mda_used_count,pv_used,pv_in_use,pv_allocatable,pv_exported
@@ -215,6 +279,9 @@ common_cases() {
   run vgs -o $vgf --reportformat json
   run vgs -o name,size,free,attr,uuid,tags,seqno,extent_size,extent_count,free_count,fmt
   run vgs -o +vg_uuid,vg_extent_size --units s
+  run vgs -o vg_name,pv_name,pv_size
+  run vgs -o vg_name,lv_name,lv_size,lv_attr
+  run vgs -o vg_name,seg_size,devices --reportformat json
   run vgs -o vg_name,vg_missing_pv_count,max_lv,max_pv,vg_partial,vg_exported,vg_permissions,vg_allocation_policy,vg_mda_count,vg_mda_used_count,vg_mda_copies
   run lvs -o $lvf
   run lvs -o $lvf,vg_name --reportformat json
@@ -375,7 +442,7 @@ scenario_mda() {
   l lvcreate -an -Zn -L 20m -n big rptmda
   l lvcreate -an -Zn -L 36m -n zero rptmda "$c"
   scenario_cases() {
-    run pvs -o pv_name,pv_mda_count,pv_mda_used_count,pv_mda_size,pv_mda_free,pe_start,pv_ba_start,pv_ba_size
+    run pvs -o pv_name,pv_mda_count,pv_mda_used_count,pv_mda_size,pe_start,pv_ba_start,pv_ba_size
     run vgs -o vg_name,vg_mda_count,vg_mda_used_count,vg_mda_copies
   }
   capture mda rptmda
@@ -450,6 +517,43 @@ scenario_orphans() {
   capture orphans rptempty
 }
 
+# Thin pool and volume, snapshot, mirror, RAID1 and zero LVs with their hidden
+# sub-LVs (see typify.py), restored with vgcfgrestore; reported with and without -a.
+scenario_types() {
+  local a b spec
+  attach a typ-a 32M
+  attach b typ-b 40M
+  DEVS="$a,$b"
+  l pvcreate "$a" "$b"
+  l vgcreate rpttyp "$a" "$b"
+  for spec in base:2 lin:1 ptdata:2 ptmeta:1 ppmspare:1 pcow:1 pmim0:1 pmim1:1 pmlog:1 prmeta0:1 primage0:1 \
+    prmeta1:1 primage1:1; do
+    l lvcreate -an -Zn -l "${spec#*:}" -n "${spec%%:*}" rpttyp
+  done
+  l vgcfgbackup -f "$WORK/typ.vg" rpttyp
+  python3 "$WORK/typify.py" "$WORK/typ.vg" "$WORK/typ2.vg"
+  l vgcfgrestore --force -f "$WORK/typ2.vg" rpttyp
+  scenario_cases() {
+    local k
+    for k in lvs "lvs --segments"; do
+      # shellcheck disable=SC2086
+      {
+        run $k -a
+        run $k -a --reportformat json
+        run $k -a --units k --separator ,
+        run $k -a -o +devices,seg_pe_ranges
+      }
+    done
+    run lvs -a -o lv_name,lv_attr,lv_path,lv_permissions,origin,pool_lv,data_lv,metadata_lv,mirror_log,move_pv,lv_size
+    run lvs -a --segments -o lv_name,segtype,stripes,stripe_size,region_size,chunk_size,seg_size,devices
+    run lvs -a -o lv_name,lv_full_name,lv_dm_path,seg_count,lv_active,lv_device_open
+    run lvs rpttyp/tp_tdata rpttyp/snap
+    run lvs rpttyp/snapshot0
+    run pvs -o +pv_used,pv_pe_alloc_count
+  }
+  capture types rpttyp
+}
+
 scenario_linear
 scenario_striped
 scenario_multiseg
@@ -458,3 +562,11 @@ scenario_mda
 scenario_extsize
 scenario_missing
 scenario_orphans
+scenario_types
+
+# The fixtures are JSON under test/, which the repository's linter checks: give them its layout.
+if [[ -x "$ROOT/node_modules/.bin/biome" ]]; then
+  "$ROOT/node_modules/.bin/biome" format --write "$OUT" >/dev/null
+else
+  echo "$0: warning: biome is not installed (npm ci); the fixtures are not formatted" >&2
+fi

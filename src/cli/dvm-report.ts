@@ -4,6 +4,7 @@ import type { DeviceEntry, VgDoc } from "../lib/docs.js";
 import { usageError } from "../lib/errors.js";
 import { rawId } from "../lvm2/uuid.js";
 import { type ReportInput, type ReportKind, type ReportOptions, renderReport } from "../report/index.js";
+import { checkUnits } from "../report/units.js";
 import { flag, type Io, type Parsed, parse, str, type Tool } from "./common.js";
 
 const USAGE = `Usage: dvm-report pvs [PV...] | vgs [VG...] | lvs [VG[/LV]...] | segs [VG...]  [OPTIONS]
@@ -13,11 +14,13 @@ prints them; a devices document adds orphan PVs).
 
 Options:
   -o, --options FIELD[,FIELD...]   columns (LVM2 field names; "+FIELD" adds to the defaults)
-  --units b|s|k|m|g|t|h            units (h: human-readable, the default)
+  --units b|s|k|m|g|t|p|e|h|r      units, powers of 1024 (upper case: powers of 1000);
+                                   h human-readable, r (the default) also marks rounded values with "<"
   --nosuffix                       no unit suffix on sizes
   --noheadings                     no header line
   --separator S                    separate columns with S instead of aligning them
   --reportformat basic|json        json: LVM2's JSON report shape
+  -a, --all                        lvs/segs: hidden LVs too
   --json, --help, --version
 `;
 
@@ -28,25 +31,25 @@ export const REPORT_OPTIONS = {
   noheadings: { type: "boolean" },
   separator: { type: "string" },
   reportformat: { type: "string" },
+  all: { type: "boolean", short: "a" },
 } as const;
 
 const KINDS = new Set(["pvs", "vgs", "lvs", "segs"]);
-const UNITS = new Set(["b", "s", "k", "m", "g", "t", "h"]);
 
 export function reportArgs(p: Parsed, positionals: string[]): { kind: ReportKind; opts: ReportOptions } {
   const [kind, ...select] = positionals;
   if (!kind || !KINDS.has(kind))
     throw usageError(`report kind must be pvs, vgs, lvs or segs (got "${kind ?? ""}")`);
   const units = str(p, "units");
-  if (units !== undefined && !UNITS.has(units))
-    throw usageError(`--units must be one of b s k m g t h (got "${units}")`);
   const format = str(p, "reportformat");
   if (format !== undefined && format !== "basic" && format !== "json")
     throw usageError(`--reportformat must be basic or json (got "${format}")`);
-  const fields = (p.values.options as string[] | undefined)?.flatMap((o) => o.split(",")).filter(Boolean);
+  // Each -o argument goes to the report whole: "+a,b" appends, a plain list replaces.
+  const fields = p.values.options as string[] | undefined;
   const opts: ReportOptions = {
     fields,
-    units: units as ReportOptions["units"],
+    units: units === undefined ? undefined : checkUnits(units),
+    all: flag(p, "all"),
     nosuffix: flag(p, "nosuffix"),
     noheadings: flag(p, "noheadings"),
     separator: str(p, "separator"),

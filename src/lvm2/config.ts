@@ -215,7 +215,7 @@ class Parser {
       v = Number.parseInt(digits, 8);
     } else v = Number(digits);
     if (!Number.isSafeInteger(v)) this.fail(`number "${word.slice(0, 40)}" is too large (limit 2^53-1)`);
-    return m[1] === "-" ? -v : v;
+    return m[1] === "-" && v !== 0 ? -v : v;
   }
 
   dqString(): string {

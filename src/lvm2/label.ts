@@ -1,4 +1,4 @@
-import { corrupt } from "../lib/errors.js";
+import { corrupt, DvmError, invalidInput } from "../lib/errors.js";
 import { type Bytes, bytes, SECTOR_SIZE } from "../lib/units.js";
 import { lvmCrc } from "./crc.js";
 import { formatId, ID_LEN, rawId } from "./uuid.js";
@@ -73,7 +73,8 @@ export function findLabel(head: Uint8Array): LabelResult {
     try {
       return { label: decodePvHeader(sec, s) };
     } catch (e) {
-      problems.push(`${where}: ${(e as Error).message}`);
+      if (!(e instanceof DvmError)) throw e;
+      problems.push(`${where}: ${e.message}`);
     }
   }
   return { label: null, problems };
@@ -131,6 +132,17 @@ function decodePvHeader(sec: Uint8Array, sector: number): PvLabel {
 
 /** Encode a label sector exactly as LVM2 writes it (zero-filled, CRC over bytes 20-511). */
 export function encodeLabel(label: PvLabel): Uint8Array {
+  const needed =
+    PV_HEADER_OFFSET +
+    40 +
+    16 * (label.dataAreas.length + 1) +
+    16 * (label.metadataAreas.length + 1) +
+    8 +
+    16 * (label.bootloaderAreas.length + 1);
+  if (needed > SECTOR_SIZE)
+    throw invalidInput(
+      `PV header with these area lists needs ${needed} bytes, more than the 512-byte label sector`,
+    );
   const sec = new Uint8Array(SECTOR_SIZE);
   const dv = new DataView(sec.buffer);
   const raw = rawId(label.pvUuid);
@@ -157,7 +169,6 @@ export function encodeLabel(label: PvLabel): Uint8Array {
   pos += 8;
   // LVM2 always writes one bootloader entry slot; an absent area is a zero entry.
   writeList(label.bootloaderAreas);
-  if (pos > SECTOR_SIZE) throw corrupt("PV header does not fit in the label sector");
   dv.setUint32(16, lvmCrc(sec.subarray(20)), true);
   return sec;
 }

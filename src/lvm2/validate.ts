@@ -32,6 +32,8 @@ const U32_MAX = 0xffffffff;
 /** Segment types whose areas are [name, extent] pairs. */
 const PAIR_AREAS: Record<string, string> = { striped: "stripes", linear: "stripes", mirror: "mirrors" };
 
+/** Untrusted values in messages: objects may carry keys such as toString that break String(). */
+const show = (v: unknown) => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 const isStrArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
 
@@ -42,18 +44,19 @@ export const baseSegType = (type: string) => type.split("+")[0]!;
 export function vgProblems(vg: VgMeta): string[] {
   const p: string[] = [];
   const np = nameProblem(vg.name);
-  if (np) p.push(`VG name "${vg.name}": ${np}`);
-  checkId(p, vg.id, `VG ${vg.name} id`);
-  if (!isInt(vg.seqno) || vg.seqno < 0 || vg.seqno > U32_MAX) p.push(`VG seqno ${vg.seqno} is not a u32`);
+  if (np) p.push(`VG name "${show(vg.name)}": ${np}`);
+  checkId(p, vg.id, `VG ${show(vg.name)} id`);
+  if (!isInt(vg.seqno) || vg.seqno < 0 || vg.seqno > U32_MAX)
+    p.push(`VG seqno ${show(vg.seqno)} is not a u32`);
   checkWords(p, vg.status, VG_STATUS, "VG status", true);
   checkWords(p, vg.flags, null, "VG flags", false);
   checkTags(p, vg.tags, "VG");
   if (!isInt(vg.extent_size) || vg.extent_size <= 0)
-    p.push(`VG extent_size ${vg.extent_size} is not positive`);
+    p.push(`VG extent_size ${show(vg.extent_size)} is not positive`);
   else if (!validExtentSize(vg.extent_size))
-    p.push(`VG extent_size ${vg.extent_size} is neither a power of 2 nor a multiple of 128 KiB`);
+    p.push(`VG extent_size ${show(vg.extent_size)} is neither a power of 2 nor a multiple of 128 KiB`);
   for (const k of ["max_lv", "max_pv"] as const)
-    if (!isInt(vg[k]) || vg[k] < 0) p.push(`VG ${k} ${String(vg[k])} is not a non-negative integer`);
+    if (!isInt(vg[k]) || vg[k] < 0) p.push(`VG ${k} ${show(vg[k])} is not a non-negative integer`);
   if (!Array.isArray(vg.physical_volumes)) {
     p.push("VG has no physical_volumes");
     return p;
@@ -62,6 +65,8 @@ export function vgProblems(vg: VgMeta): string[] {
   const pvIds = new Set<string>();
   for (const pv of vg.physical_volumes) {
     const w = `PV ${pv.name}`;
+    const pn = nameProblem(pv.name);
+    if (pn) p.push(`${w}: section ${pn}`);
     pvByName.set(pv.name, pv);
     checkId(p, pv.id, `${w} id`);
     const raw = typeof pv.id === "string" ? rawId(pv.id) : null;
@@ -70,11 +75,11 @@ export function vgProblems(vg: VgMeta): string[] {
     checkWords(p, pv.status, PV_STATUS, `${w} status`, true);
     checkWords(p, pv.flags, null, `${w} flags`, false);
     checkTags(p, pv.tags, w);
-    if (!isInt(pv.pe_start) || pv.pe_start < 0) p.push(`${w}: pe_start ${String(pv.pe_start)} is invalid`);
+    if (!isInt(pv.pe_start) || pv.pe_start < 0) p.push(`${w}: pe_start ${show(pv.pe_start)} is invalid`);
     if (!isInt(pv.pe_count) || pv.pe_count < 0 || pv.pe_count > U32_MAX)
-      p.push(`${w}: pe_count ${String(pv.pe_count)} is invalid`);
+      p.push(`${w}: pe_count ${show(pv.pe_count)} is invalid`);
     if (pv.dev_size !== undefined && (!isInt(pv.dev_size) || pv.dev_size < 0))
-      p.push(`${w}: dev_size ${String(pv.dev_size)} is invalid`);
+      p.push(`${w}: dev_size ${show(pv.dev_size)} is invalid`);
     if ((pv.ba_start === undefined) !== (pv.ba_size === undefined))
       p.push(`${w}: ba_start and ba_size must appear together`);
   }
@@ -99,7 +104,7 @@ export function validExtentSize(sectors: number): boolean {
 }
 
 function checkId(p: string[], id: unknown, what: string) {
-  if (typeof id !== "string" || rawId(id) === null) p.push(`${what} "${String(id)}" is not a valid ID`);
+  if (typeof id !== "string" || rawId(id) === null) p.push(`${what} "${show(id)}" is not a valid ID`);
 }
 
 function checkWords(p: string[], v: unknown, known: string[] | null, what: string, required: boolean) {
@@ -141,15 +146,21 @@ function checkLv(p: string[], lv: LvMeta, pvs: Map<string, PvMeta>, lvs: Map<str
     return;
   }
   if (lv.segment_count !== lv.segments.length)
-    p.push(`${w}: segment_count ${String(lv.segment_count)} but ${lv.segments.length} segments`);
+    p.push(`${w}: segment_count ${show(lv.segment_count)} but ${lv.segments.length} segments`);
+  const bad = lv.segments.find(
+    (seg) =>
+      !isInt(seg.start_extent) || seg.start_extent < 0 || !isInt(seg.extent_count) || seg.extent_count <= 0,
+  );
+  if (bad) {
+    p.push(
+      `${w}: a segment's start_extent/extent_count (${show(bad.start_extent)}/${show(bad.extent_count)}) is invalid`,
+    );
+    return;
+  }
   const segs = [...lv.segments].sort((a, b) => a.start_extent - b.start_extent);
   let next = 0;
   for (const seg of segs) {
-    const sw = `${w} segment at ${String(seg.start_extent)}`;
-    if (!isInt(seg.start_extent) || !isInt(seg.extent_count) || seg.extent_count <= 0) {
-      p.push(`${sw}: start_extent/extent_count invalid`);
-      return;
-    }
+    const sw = `${w} segment at ${seg.start_extent}`;
     if (seg.start_extent !== next) p.push(`${w}: segments leave a gap or overlap at extent ${next}`);
     next = seg.start_extent + seg.extent_count;
     if (typeof seg.type !== "string") {
@@ -182,13 +193,13 @@ function checkAreas(
   let perArea = seg.extent_count;
   if (type === "striped" || type === "linear") {
     if (seg.stripe_count !== count)
-      p.push(`${sw}: stripe_count ${String(seg.stripe_count)} but ${count} stripes`);
+      p.push(`${sw}: stripe_count ${show(seg.stripe_count)} but ${count} stripes`);
     if (count > 1 && (!isInt(seg.stripe_size) || seg.stripe_size <= 0))
       p.push(`${sw}: stripe_size required with ${count} stripes`);
     if (seg.extent_count % count !== 0) p.push(`${sw}: extent_count not a multiple of the ${count} stripes`);
     perArea = Math.floor(seg.extent_count / count);
   } else if (seg.mirror_count !== count)
-    p.push(`${sw}: mirror_count ${String(seg.mirror_count)} but ${count} areas`);
+    p.push(`${sw}: mirror_count ${show(seg.mirror_count)} but ${count} areas`);
   for (let i = 0; i < areas.length; i += 2) {
     const name = areas[i];
     const start = areas[i + 1];
@@ -198,7 +209,7 @@ function checkAreas(
     }
     const pv = pvs.get(name);
     if (pv) {
-      if (start + perArea > pv.pe_count)
+      if (isInt(pv.pe_count) && start + perArea > pv.pe_count)
         p.push(`${sw}: extents ${start}-${start + perArea - 1} lie beyond ${name}'s ${pv.pe_count} extents`);
       used.push({ pv: name, start, end: start + perArea, lv: lvName });
     } else if (!lvs.has(name)) p.push(`${sw}: area refers to "${name}", neither a PV nor an LV`);

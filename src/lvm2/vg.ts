@@ -107,9 +107,14 @@ export interface VgText {
 const LIST_SECTIONS = new Set(["physical_volumes", "logical_volumes", "historical_logical_volumes"]);
 const SYNTHETIC_KEYS = new Set(["name", "segments"]);
 
+/** Keys LVM2 writes are bare words; anything else could not be printed back as it was read. */
+const BARE_KEY = /^[A-Za-z0-9_.+-][^\s#={}[\],"'/]*$/;
+
 function rejectIndexKey(key: string, where: string) {
+  if (!BARE_KEY.test(key)) throw corrupt(`${where}: key "${key.slice(0, 40)}" is not a plain word`);
   // JSON objects put integer-like keys first; refuse rather than reorder silently.
   if (/^(0|[1-9]\d{0,9})$/.test(key)) throw corrupt(`${where}: numeric key "${key}" is not supported`);
+  if (key === "__proto__") throw corrupt(`${where}: key "__proto__" is not supported`);
 }
 
 function sectionToObject(sec: Section, where: string): FieldSection {
@@ -146,6 +151,8 @@ function listSection(it: Item, where: string): Record<string, unknown>[] {
   if (!isSection(it.value)) throw corrupt(`${where}: "${it.key}" must be a section`);
   const seen = new Set<string>();
   return it.value.items.map((e) => {
+    if (!BARE_KEY.test(e.key) || e.key === "__proto__")
+      throw corrupt(`${where}/${it.key}: section name "${e.key.slice(0, 40)}" is not a plain word`);
     if (seen.has(e.key)) throw corrupt(`${where}/${it.key}: duplicate entry "${e.key}"`);
     seen.add(e.key);
     return namedEntry(e, `${where}/${it.key}`, it.key === "logical_volumes");
@@ -187,8 +194,11 @@ export function parseVgText(text: string): VgText {
     if (SYNTHETIC_KEYS.has(it.key)) throw corrupt(`${where}: key "${it.key}" is not allowed here`);
     rejectIndexKey(it.key, where);
     if (Object.hasOwn(vg, it.key)) throw corrupt(`${where}: duplicate key "${it.key}"`);
-    if (LIST_SECTIONS.has(it.key)) vg[it.key] = listSection(it, where);
-    else vg[it.key] = isSection(it.value) ? sectionToObject(it.value, `${where}/${it.key}`) : it.value;
+    if (LIST_SECTIONS.has(it.key)) {
+      const list = listSection(it, where);
+      // An empty list is what LVM2 writes as no section at all (logical_volumes).
+      if (list.length || it.key === "physical_volumes") vg[it.key] = list;
+    } else vg[it.key] = isSection(it.value) ? sectionToObject(it.value, `${where}/${it.key}`) : it.value;
   }
   const out: VgText = { vg: vg as unknown as VgMeta, top };
   if (comments.generated !== undefined || comments.values) out.comments = comments;
@@ -211,9 +221,10 @@ class Out {
 }
 
 function printValue(o: Out, key: string, v: Field, comment?: string) {
-  if (Array.isArray(v)) o.line(`${key} = ${formatInlineArray(v)}${comment ? `\t# ${comment}` : ""}`);
+  if (Array.isArray(v))
+    o.line(`${key} = ${formatInlineArray(v)}${comment !== undefined ? `\t# ${comment}` : ""}`);
   else if (typeof v === "object" && v !== null) printGeneric(o, key, v);
-  else o.line(`${key} = ${formatScalar(v)}${comment ? `\t# ${comment}` : ""}`);
+  else o.line(`${key} = ${formatScalar(v)}${comment !== undefined ? `\t# ${comment}` : ""}`);
 }
 
 function printGeneric(o: Out, key: string, sec: FieldSection) {
@@ -288,7 +299,7 @@ function printVgSection(o: Out, vg: VgMeta) {
     printValue(o, k, v as Field);
   }
   o.nl();
-  printList(o, "physical_volumes", vg.physical_volumes, "pv");
+  printList(o, "physical_volumes", vg.physical_volumes ?? [], "pv");
   o.nl();
   if (vg.logical_volumes?.length) printList(o, "logical_volumes", vg.logical_volumes, "lv");
   o.nl();
@@ -307,7 +318,7 @@ function printTop(o: Out, t: VgText) {
   }
   for (const [k, v] of Object.entries(t.top)) {
     if (k === "description" || k === "creation_host") o.nl();
-    printValue(o, k, v, c.values?.[k]);
+    printValue(o, k, v, c.values && Object.hasOwn(c.values, k) ? c.values[k] : undefined);
     if (k === "creation_time") o.nl();
   }
 }

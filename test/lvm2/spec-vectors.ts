@@ -6,7 +6,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bytes } from "../../src/lib/units.js";
 import { lvmCrc } from "../../src/lvm2/crc.js";
+import { encodeLabel, type PvLabel } from "../../src/lvm2/label.js";
+import { encodeMdaHeader, type MdaHeader, type RawLocn } from "../../src/lvm2/mda.js";
 
 /** Bytes from `xxd`/`hexdump -C` style lines: "OFFSET  hh hh ... |ascii|", placed at OFFSET - base. */
 export function fromHexdump(dump: string, base: number, length: number): Uint8Array {
@@ -184,3 +187,71 @@ export class Rng {
     return a[this.int(a.length)]!;
   }
 }
+
+export interface MdaSpec {
+  start: number;
+  size: number;
+  /** Committed text (NUL included, as LVM writes it); omitted → empty slot 0. */
+  text?: Uint8Array;
+  /** Area-relative offset of the text (default 512). */
+  offset?: number;
+  flags?: number;
+  precommitted?: RawLocn;
+}
+
+/** Write `data` into the ring of the area at `start` (size `size`) from `offset`, wrapping to 512. */
+export function writeRing(
+  img: Uint8Array,
+  start: number,
+  size: number,
+  offset: number,
+  data: Uint8Array,
+): void {
+  const first = Math.min(data.length, size - offset);
+  img.set(data.subarray(0, first), start + offset);
+  if (first < data.length) img.set(data.subarray(first), start + 512);
+}
+
+/** A PV image with a label in `sector` and the given metadata areas. */
+export function buildImage(opts: {
+  size: number;
+  mdas: MdaSpec[];
+  pvUuid?: string;
+  sector?: number;
+  peStart?: number;
+}): Uint8Array {
+  const img = new Uint8Array(opts.size);
+  const sector = opts.sector ?? 1;
+  const label: PvLabel = {
+    sector,
+    pvUuid: opts.pvUuid ?? "Zt6pQ1-aB9c-DeFg-HiJk-LmNo-PqRs-TuVwXy",
+    deviceSize: bytes(opts.size),
+    dataAreas: [{ offset: bytes(opts.peStart ?? 1048576), size: bytes(0) }],
+    metadataAreas: opts.mdas.map((m) => ({ offset: bytes(m.start), size: bytes(m.size) })),
+    bootloaderAreas: [],
+    extVersion: 2,
+    extFlags: 1,
+  };
+  img.set(encodeLabel(label), sector * 512);
+  for (const m of opts.mdas) {
+    const committed: RawLocn = m.text
+      ? {
+          offset: bytes(m.offset ?? 512),
+          size: bytes(m.text.length),
+          checksum: lvmCrc(m.text),
+          flags: m.flags ?? 0,
+        }
+      : { offset: bytes(0), size: bytes(0), checksum: 0, flags: m.flags ?? 0 };
+    const h: MdaHeader = {
+      start: bytes(m.start),
+      size: bytes(m.size),
+      committed,
+      precommitted: m.precommitted ?? { offset: bytes(0), size: bytes(0), checksum: 0, flags: 0 },
+    };
+    img.set(encodeMdaHeader(h), m.start);
+    if (m.text) writeRing(img, m.start, m.size, m.offset ?? 512, m.text);
+  }
+  return img;
+}
+
+export const latin1 = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
