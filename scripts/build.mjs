@@ -32,6 +32,8 @@ await Promise.all(
       minifySyntax: true,
       minifyWhitespace: true,
       legalComments: "none",
+      // koffi loads a native module at run time: it stays in node_modules, loaded only when a lock is taken.
+      external: ["koffi"],
       logLevel: "warning",
     });
     chmodSync(outfile, 0o755);

@@ -6,8 +6,9 @@ import { type Bytes, bytes } from "../lib/units.js";
 
 /** What every executable shares: argument parsing, output, and errors mapped to exit codes. */
 
-declare const DVM_VERSION: string;
-export const VERSION = typeof DVM_VERSION === "string" ? DVM_VERSION : "0.0.0-dev";
+export { VERSION } from "../lib/version.js";
+
+import { VERSION } from "../lib/version.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 

@@ -79,7 +79,7 @@ export const tmTool: Tool = {
         const { devices, config } = scanScope(p);
         const r = restoreVg(doc, scanFrom(config, devices), { dryRun: flag(p, "dry-run") });
         if (flag(p, "dry-run")) io.out(r.text.replace(/\0$/, ""));
-        else io.out(toJson({ vg: r.vg, seqno: r.seqno, written: r.written }));
+        else io.out(toJson({ vg: r.vg.name, seqno: r.seqno, written: r.written }));
         return 0;
       }
       case undefined:

@@ -57,7 +57,8 @@ export function openDevice(path: string, opts: OpenOptions = {}): BlockIO {
     if (st.isBlockDevice()) size = blockDeviceSize(st.rdev, path);
     else if (st.isFile()) size = bytes(st.size);
     else throw notFound(`${path}: not a block device or regular file`);
-    return new FdIO(path, fd, size);
+    const io = new FdIO(path, fd, size);
+    return process.env.DVM_FAULT ? withFaults(io, process.env.DVM_FAULT) : io;
   } catch (e) {
     closeSync(fd);
     throw e;
@@ -124,5 +125,42 @@ export function memoryDevice(path: string, data: Uint8Array): BlockIO {
     },
     flush() {},
     close() {},
+  };
+}
+
+/**
+ * Fault injection for crash-safety tests, set by DVM_FAULT (counted over
+ * every device the process writes):
+ *   crash:N  the process dies (SIGKILL) right after its Nth write;
+ *   torn:N   the Nth write lands half: only the first 256 bytes of its
+ *            first sector reach the disk, then the process dies.
+ */
+let faultWrites = 0;
+
+function withFaults(io: BlockIO, spec: string): BlockIO {
+  const m = /^(crash|torn):(\d+)$/.exec(spec);
+  if (!m) throw new DvmError(Exit.invalid, `DVM_FAULT: expected crash:N or torn:N, got "${spec}"`);
+  const kind = m[1];
+  const n = Number(m[2]);
+  const die = () => process.kill(process.pid, "SIGKILL");
+  return {
+    path: io.path,
+    size: io.size,
+    read: (o, l) => io.read(o, l),
+    write(offset, data) {
+      faultWrites++;
+      if (kind === "torn" && faultWrites === n) {
+        io.write(offset, data.subarray(0, Math.min(256, data.length)));
+        io.flush();
+        die();
+      }
+      io.write(offset, data);
+      if (kind === "crash" && faultWrites === n) {
+        io.flush();
+        die();
+      }
+    },
+    flush: () => io.flush(),
+    close: () => io.close(),
   };
 }

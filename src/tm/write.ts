@@ -1,0 +1,184 @@
+import { hostname, machine, release, type, version } from "node:os";
+import type { ScannedDevice } from "../discover/scan.js";
+import { type BlockIO, openDevice } from "../lib/blockdev.js";
+import { DvmError, Exit } from "../lib/errors.js";
+import { ctime } from "../lib/time.js";
+import { bytes, SECTOR_SIZE } from "../lib/units.js";
+import { VERSION } from "../lib/version.js";
+import { commit, encodeText, planCopy } from "../lvm2/commit.js";
+import { type PvRead, readPv, TextCache } from "../lvm2/disk.js";
+import { encodeLabel, PV_EXT_USED } from "../lvm2/label.js";
+import { emptyMdaHeader, encodeMdaHeader, RAW_LOCN_IGNORED } from "../lvm2/mda.js";
+import { rawId } from "../lvm2/uuid.js";
+import { printVgText, type VgMeta, type VgText } from "../lvm2/vg.js";
+
+/**
+ * Writing a VG's metadata to its PVs: the one place that changes metadata
+ * areas and PV labels for update, create, restore, recover and remove.
+ * Order, for crash safety (a crash at any write leaves the old or the new
+ * VG readable): check everything and plan every copy; mark joining PVs as
+ * used; commit the text everywhere (text, precommit, commit); then turn
+ * PVs that left into orphans.
+ */
+
+/** The top-level lines LVM2 writes after the VG section, for a write made now. */
+export function freshTop(
+  description: string,
+  now = Math.floor(Date.now() / 1000),
+): Pick<VgText, "top" | "comments"> {
+  const host = hostname();
+  return {
+    top: {
+      contents: "Text Format Volume Group",
+      version: 1,
+      description,
+      creation_host: host,
+      creation_time: now,
+    },
+    comments: {
+      generated: `dvm ${VERSION}: ${ctime(now)}`,
+      values: {
+        creation_host: `${type()} ${host} ${release()} ${version()} ${machine()}`,
+        creation_time: ctime(now),
+      },
+    },
+  };
+}
+
+export interface WritePlan {
+  vg: VgMeta;
+  text: string;
+  seqno: number;
+  joining: string[];
+  leaving: string[];
+  written: { path: string; mda_start_bytes: number }[];
+}
+
+interface Opened {
+  path: string;
+  io: BlockIO;
+  read: PvRead;
+}
+
+const uuidKey = (u: string) => rawId(u) ?? u;
+
+function openFresh(paths: string[]): Opened[] {
+  const cache = new TextCache();
+  const out: Opened[] = [];
+  try {
+    for (const path of paths) {
+      const io = openDevice(path, { write: true });
+      out.push({ path, io, read: readPv(io, cache) });
+    }
+  } catch (e) {
+    for (const o of out) o.io.close();
+    throw e;
+  }
+  return out;
+}
+
+function setUsed(o: Opened, used: boolean) {
+  const l = o.read.label!;
+  const flags = used ? l.extFlags | PV_EXT_USED : l.extFlags & ~PV_EXT_USED;
+  if (flags === l.extFlags) return;
+  o.io.write(bytes(l.sector * SECTOR_SIZE), encodeLabel({ ...l, extFlags: flags }));
+  o.io.flush();
+}
+
+/** Make a PV an orphan as LVM2 does: empty metadata-area headers, then the label's used flag cleared. */
+function orphan(o: Opened) {
+  for (const m of o.read.mdas) {
+    const ignored = m.header ? (m.header.committed.flags & RAW_LOCN_IGNORED) !== 0 : false;
+    o.io.write(bytes(m.start), encodeMdaHeader(emptyMdaHeader(bytes(m.start), bytes(m.size), ignored)));
+  }
+  o.io.flush();
+  setUsed(o, false);
+}
+
+export interface WriteOptions {
+  /** PV UUIDs that belonged to the VG before this write. */
+  before: string[];
+  /** The VG's id before this write (to tell its own copies from another VG's). */
+  vgId?: string;
+  description: string;
+  dryRun?: boolean;
+}
+
+export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptions): WritePlan {
+  const byUuid = new Map(scanned.filter((d) => d.read.label).map((d) => [uuidKey(d.read.label!.pvUuid), d]));
+  const before = new Set(opts.before.map(uuidKey));
+  const after = new Set<string>();
+  const missing: string[] = [];
+  const pvs = next.physical_volumes.map((pv) => {
+    const u = uuidKey(String(pv.id));
+    after.add(u);
+    const d = byUuid.get(u);
+    if (!d) {
+      if (!pv.flags?.includes("MISSING")) missing.push(String(pv.id));
+      return { ...pv, device: "[unknown]" };
+    }
+    return { ...pv, device: d.entry.path };
+  });
+  if (missing.length)
+    throw new DvmError(
+      Exit.incomplete,
+      `no device carries PV(s) ${missing.join(", ")} of volume group "${next.name}"`,
+    );
+  const joining = [...after].filter((u) => !before.has(u) && byUuid.has(u));
+  const leaving = [...before].filter((u) => !after.has(u) && byUuid.has(u));
+  const members = [...after].filter((u) => byUuid.has(u));
+  const paths = [...members, ...leaving].map((u) => byUuid.get(u)!.entry.path);
+
+  const opened = openFresh(paths);
+  try {
+    const byPath = new Map(opened.map((o) => [o.path, o]));
+    const get = (u: string) => byPath.get(byUuid.get(u)!.entry.path)!;
+    for (const o of opened)
+      if (!o.read.label) throw new DvmError(Exit.conflict, `${o.path}: its PV label vanished`);
+    // A joining PV must be an orphan: no other VG's metadata, no "used" mark.
+    for (const u of joining) {
+      const o = get(u);
+      const other = o.read.mdas.find((m) => m.vg && rawId(m.vg.vg.id) !== rawId(opts.vgId ?? next.id));
+      if (other)
+        throw new DvmError(Exit.conflict, `${o.path} belongs to volume group "${other.vg!.vg.name}"`);
+      if (o.read.label!.extFlags & PV_EXT_USED && !o.read.mdas.some((m) => m.vg))
+        throw new DvmError(Exit.conflict, `${o.path}: its label says it belongs to a volume group`);
+    }
+    // Above every seqno on any of these PVs, so no older or conflicting copy can win.
+    let maxSeq = 0;
+    for (const o of opened) for (const m of o.read.mdas) if (m.vg) maxSeq = Math.max(maxSeq, m.vg.vg.seqno);
+    const seqno = Math.max(next.seqno, maxSeq + 1);
+    const vg = { ...next, seqno, physical_volumes: pvs };
+    const text = printVgText({ vg, ...freshTop(opts.description) });
+    const targets = members.flatMap((u) => {
+      const o = get(u);
+      return o.read.mdas
+        .filter((m) => m.header && m.state !== "ignored")
+        .map((m) => ({ io: o.io, header: m.header!, path: o.path }));
+    });
+    if (targets.length === 0)
+      throw new DvmError(Exit.invalid, `no PV of "${vg.name}" has a usable metadata area`);
+    const { data, crc } = encodeText(text);
+    for (const t of targets) planCopy(t.header, data, crc); // refuses oversized metadata before any write
+    const written = targets.map((t) => ({ path: t.path, mda_start_bytes: t.header.start as number }));
+    const plan = { vg, text, seqno, joining, leaving, written };
+    if (opts.dryRun) return plan;
+    // LVM2 marks PVs as used before their first metadata lands on them.
+    for (const u of members) setUsed(get(u), true);
+    commit(targets, text);
+    for (const u of leaving) orphan(get(u));
+    return plan;
+  } finally {
+    for (const o of opened) o.io.close();
+  }
+}
+
+/** Wipe a VG from its PVs, one metadata area at a time (vgremove). */
+export function wipeVg(paths: string[]): void {
+  const opened = openFresh(paths);
+  try {
+    for (const o of opened) if (o.read.label) orphan(o);
+  } finally {
+    for (const o of opened) o.io.close();
+  }
+}
