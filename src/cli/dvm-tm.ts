@@ -1,11 +1,15 @@
+import { spawnSync } from "node:child_process";
 import { isatty } from "node:tty";
 import { devicesDoc } from "../discover/scan.js";
 import { onlyDoc, parseDocs, readStdinText, toJson } from "../lib/docio.js";
 import type { DevicesDoc } from "../lib/docs.js";
-import { DvmError, Exit, usageError } from "../lib/errors.js";
+import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
+import { lineDiff } from "../lib/textdiff.js";
+import { printVgText } from "../lvm2/vg.js";
 import { readAllVgs, readVg } from "../tm/read.js";
 import { restoreVg } from "../tm/restore.js";
-import { flag, type Io, type Parsed, parse, scanScope, type Tool, warnTo } from "./common.js";
+import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
+import { flag, type Io, type Parsed, parse, scanScope, str, type Tool, warnTo } from "./common.js";
 import { scanFrom } from "./dvm-discover.js";
 
 const USAGE = `Usage: dvm-tm COMMAND [OPTIONS]   (devices document on stdin, e.g. from dvm-discover find VG)
@@ -20,15 +24,90 @@ Commands:
   verify VG      like read, then a summary of every metadata copy on stderr
   restore VG     write the metadata of a vg document on stdin to the VG's PVs (as vgcfgrestore),
                  with a seqno above every copy on them  [--dry-run prints the text instead]
+  update VG -- MUTATOR [ARGS...]
+                 lock VG, read it, run MUTATOR with the vg document on its stdin, check the
+                 document it prints (seqno + 1, no extent used twice, names, sizes), commit it
+                 to every metadata area; prints the new vg document. A mutator that fails,
+                 hangs past --timeout or prints an invalid document changes nothing.
+  create VG -- MUTATOR [ARGS...]
+                 a new VG: MUTATOR (no stdin) prints its first metadata (seqno 1) on orphan PVs
+  remove VG      wipe the VG's metadata from its PVs (refuses a VG with LVs unless --force)
+  recover VG     mark missing PVs MISSING in the metadata so the rest stays usable;
+                 --remove-missing drops them and the LVs wholly on them (--force: partly too)
 
 Options:
   --partial               read a VG even with PVs missing
+  --dry-run               show the change (a diff of the metadata text), write nothing
+  --timeout SECONDS       how long a mutator may run (default 60)
+  --lock-dir DIR          where the VG lock files are (default /run/lock/lvm, LVM2's)
+  --nowait                fail with exit 5 instead of waiting for a lock
   --devices DEV[,DEV...]  without a devices document on stdin: scan these devices
   -c, --config FILE       JSON config
   --json, --help, --version
 `;
 
-const OPTIONS = { partial: { type: "boolean" }, "dry-run": { type: "boolean" } } as const;
+const OPTIONS = {
+  partial: { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  timeout: { type: "string" },
+  "lock-dir": { type: "string" },
+  nowait: { type: "boolean" },
+  force: { type: "boolean" },
+  "remove-missing": { type: "boolean" },
+} as const;
+
+/** Run a mutator process: the document on its stdin, the new document from its stdout. */
+export function spawnMutator(cmd: string[], timeoutS: number, io: Io): (doc: unknown) => unknown {
+  return (doc) => {
+    const r = spawnSync(cmd[0]!, cmd.slice(1), {
+      input: doc === undefined ? "" : JSON.stringify(doc),
+      timeout: timeoutS * 1000,
+      maxBuffer: 1 << 30,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    if (r.stderr?.length) io.err(r.stderr.toString());
+    if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT")
+      throw new DvmError(Exit.notFound, `mutator ${cmd[0]} not found; nothing changed`);
+    if (r.signal === "SIGTERM" && r.error)
+      throw new DvmError(
+        Exit.invalid,
+        `mutator ${cmd[0]} still running after ${timeoutS} s, killed; nothing changed`,
+      );
+    if (r.status !== 0) {
+      const code = r.status !== null && r.status >= 1 && r.status <= 10 ? r.status : Exit.invalid;
+      throw new DvmError(code as ExitCode, `mutator ${cmd[0]} failed (${r.status ?? r.signal}); nothing changed`);
+    }
+    const docs = parseDocs(r.stdout.toString(), "mutator output");
+    if (docs.length !== 1)
+      throw new DvmError(Exit.invalid, `mutator output: expected one vg document, got ${docs.length}`);
+    return docs[0];
+  };
+}
+
+export function txOptions(p: Parsed, io: Io, description: string): TxOptions {
+  const { devices, config } = scanScope(p);
+  return {
+    scan: () => scanFrom(config, devices),
+    dryRun: flag(p, "dry-run"),
+    lockDir: str(p, "lock-dir") ?? config.lock_dir,
+    nowait: flag(p, "nowait"),
+    warn: warnTo(io, "dvm-tm"),
+    description,
+  };
+}
+
+function printTx(r: TxResult | null, p: Parsed, io: Io) {
+  if (!r) return;
+  if (flag(p, "dry-run")) {
+    const before = r.before ? printVgText(r.before).replace(/\0$/, "") : "";
+    io.out(
+      lineDiff(before, r.plan.text.replace(/\0$/, ""), [
+        r.before ? `${r.before.vg.name} seqno ${r.before.vg.seqno}` : "(no VG)",
+        `${r.plan.vg.name} seqno ${r.plan.seqno}`,
+      ]),
+    );
+  } else io.out(toJson(r.after));
+}
 
 /** The devices document from stdin, or a fresh scan when stdin is a terminal or empty. */
 export function devicesInput(p: Parsed): DevicesDoc {
@@ -44,7 +123,9 @@ export const tmTool: Tool = {
   name: "dvm-tm",
   usage: USAGE,
   run(argv: string[], io: Io) {
-    const p = parse(argv, OPTIONS);
+    const dash = argv.indexOf("--");
+    const mutator = dash >= 0 ? argv.slice(dash + 1) : [];
+    const p = parse(dash >= 0 ? argv.slice(0, dash) : argv, OPTIONS);
     const [cmd, ...args] = p.positionals;
     const warn = warnTo(io, "dvm-tm");
     switch (cmd) {
@@ -80,6 +161,39 @@ export const tmTool: Tool = {
         const r = restoreVg(doc, scanFrom(config, devices), { dryRun: flag(p, "dry-run") });
         if (flag(p, "dry-run")) io.out(r.text.replace(/\0$/, ""));
         else io.out(toJson({ vg: r.vg.name, seqno: r.seqno, written: r.written }));
+        return 0;
+      }
+      case "update":
+      case "create": {
+        if (args.length !== 1) throw usageError(`${cmd} needs the VG name`);
+        if (mutator.length === 0) throw usageError(`${cmd} needs a mutator after "--"`);
+        const timeout = Number(str(p, "timeout") ?? 60);
+        if (!(timeout > 0))
+          throw new DvmError(Exit.invalid, `--timeout must be a positive number of seconds`);
+        const opts = txOptions(p, io, `Write from dvm-tm ${cmd} ${args[0]} -- ${mutator.join(" ")}.`);
+        const run = spawnMutator(mutator, timeout, io);
+        printTx(
+          cmd === "update" ? updateVg(args[0]!, run, opts) : createVg(args[0]!, () => run(undefined), opts),
+          p,
+          io,
+        );
+        return 0;
+      }
+      case "remove": {
+        if (args.length !== 1) throw usageError("remove needs the VG name");
+        const r = removeVg(args[0]!, { ...txOptions(p, io, ""), force: flag(p, "force") });
+        io.out(toJson({ removed: args[0], dry_run: flag(p, "dry-run") || undefined, wiped: r.paths }));
+        return 0;
+      }
+      case "recover": {
+        if (args.length !== 1) throw usageError("recover needs the VG name");
+        const r = recoverVg(args[0]!, {
+          ...txOptions(p, io, `Write from dvm-tm recover ${args[0]}.`),
+          removeMissing: flag(p, "remove-missing"),
+          force: flag(p, "force"),
+        });
+        if (!r) io.err(`dvm-tm: volume group "${args[0]}" has no missing PVs to recover\n`);
+        printTx(r, p, io);
         return 0;
       }
       case undefined:

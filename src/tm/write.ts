@@ -45,8 +45,7 @@ export function freshTop(
   };
 }
 
-export interface WritePlan {
-  vg: VgMeta;
+export interface WritePlan extends VgText {
   text: string;
   seqno: number;
   joining: string[];
@@ -149,7 +148,8 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
     for (const o of opened) for (const m of o.read.mdas) if (m.vg) maxSeq = Math.max(maxSeq, m.vg.vg.seqno);
     const seqno = Math.max(next.seqno, maxSeq + 1);
     const vg = { ...next, seqno, physical_volumes: pvs };
-    const text = printVgText({ vg, ...freshTop(opts.description) });
+    const newText = { vg, ...freshTop(opts.description) };
+    const text = printVgText(newText);
     const targets = members.flatMap((u) => {
       const o = get(u);
       return o.read.mdas
@@ -161,7 +161,7 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
     const { data, crc } = encodeText(text);
     for (const t of targets) planCopy(t.header, data, crc); // refuses oversized metadata before any write
     const written = targets.map((t) => ({ path: t.path, mda_start_bytes: t.header.start as number }));
-    const plan = { vg, text, seqno, joining, leaving, written };
+    const plan = { ...newText, text, seqno, joining, leaving, written };
     if (opts.dryRun) return plan;
     // LVM2 marks PVs as used before their first metadata lands on them.
     for (const u of members) setUsed(get(u), true);
