@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openDevice } from "../../src/lib/blockdev.ts";
 import { commit } from "../../src/lvm2/commit.ts";
 import { readPv, TextCache } from "../../src/lvm2/disk.ts";
 import { printVgText } from "../../src/lvm2/vg.ts";
-import { run, scratch } from "../helpers.ts";
+import { ROOT, run, scratch } from "../helpers.ts";
 import { makeVg } from "./images.ts";
 
 /** Commit a newer seqno of the VG to one image only, leaving the others stale. */
@@ -75,6 +76,31 @@ describe("dvm-tm read and verify on image files", () => {
     );
     assert.match(r.stderr, new RegExp(`${paths[2]}: metadata area at 4096 holds stale seqno 1`));
     assert.match(r.stderr, /1 current, 2 stale, 0 bad/);
+  });
+
+  test("the next update repairs stale copies", () => {
+    const { paths } = makeVg(s.dir, "tm8", [32, 32], []);
+    commitNewerTo(paths[0]!);
+    const devs = paths.join(",");
+    const edit = join(ROOT, "test/tm/mutators/edit.mjs");
+    const up = run("dvm-tm", [
+      "update",
+      "tm8",
+      "--devices",
+      devs,
+      "--lock-dir",
+      `${s.dir}/lock`,
+      "--",
+      "node",
+      edit,
+      "tag",
+      "fixed",
+    ]);
+    assert.equal(up.status, 0, up.stderr);
+    const v = run("dvm-tm", ["verify", "tm8", "--devices", devs]);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(JSON.parse(v.stdout).vg.seqno, 3);
+    assert.match(v.stderr, /2 current, 0 stale, 0 bad/);
   });
 
   test("a corrupt copy is reported and skipped; none valid is exit 7", () => {
