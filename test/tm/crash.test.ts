@@ -92,7 +92,10 @@ describe("crash safety of dvm-tm transactions", () => {
   });
   after(() => s.cleanup());
 
-  const restore = () => ctx.paths.forEach((p, i) => copyFileSync(pristine[i]!, p));
+  const copyAll = (from: string[]) => {
+    for (const [i, p] of ctx.paths.entries()) copyFileSync(from[i]!, p);
+  };
+  const restore = () => copyAll(pristine);
 
   const ops: Op[] = [
     {
@@ -161,7 +164,7 @@ describe("crash safety of dvm-tm transactions", () => {
         copyFileSync(p, `${p}.scene`);
         return `${p}.scene`;
       });
-      const restoreScene = () => ctx.paths.forEach((p, i) => copyFileSync(scene[i]!, p));
+      const restoreScene = () => copyAll(scene);
       const old = state(op.vg, devs);
       assert.ok(old);
       if (op.prepare) assert.ok(wraps(ctx.paths[0]!, op), "the scene should make the next copy wrap");
