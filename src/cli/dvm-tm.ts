@@ -75,7 +75,10 @@ export function spawnMutator(cmd: string[], timeoutS: number, io: Io): (doc: unk
       );
     if (r.status !== 0) {
       const code = r.status !== null && r.status >= 1 && r.status <= 10 ? r.status : Exit.invalid;
-      throw new DvmError(code as ExitCode, `mutator ${cmd[0]} failed (${r.status ?? r.signal}); nothing changed`);
+      throw new DvmError(
+        code as ExitCode,
+        `mutator ${cmd[0]} failed (${r.status ?? r.signal}); nothing changed`,
+      );
     }
     const docs = parseDocs(r.stdout.toString(), "mutator output");
     if (docs.length !== 1)

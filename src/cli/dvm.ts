@@ -23,11 +23,23 @@ import {
 import { discoverTool, scanFrom } from "./dvm-discover.js";
 import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
 import { tmTool } from "./dvm-tm.js";
+import { glueSize, lvCommand, MUTATE_OPTIONS, vgCommand } from "./mutate.js";
 
 const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
 
   dvm pv create DEV... [--metadata-size SIZE]   label devices as PVs (pvcreate)
   dvm pv remove DEV...                          wipe PV labels (pvremove)
+  dvm vg create VG DEV... [--extent-size SIZE]  (devices not yet PVs are labelled first)
+  dvm vg extend VG DEV...
+  dvm vg reduce VG DEV... | --missing [--force]
+  dvm vg remove VG [--force]                    (--force: also when it still has LVs)
+  dvm vg rename VG NEWNAME
+  dvm lv create VG/LV --size SIZE [--type linear|striped] [--stripes N] [--stripe-size SIZE]
+                [--on DEV[:PE-PE]...]
+  dvm lv extend VG/LV --size [+]SIZE [--on DEV[:PE-PE]...]
+  dvm lv reduce VG/LV --size [-]SIZE
+  dvm lv remove VG/LV
+  dvm lv rename VG/LV NEWNAME
   dvm report pvs [PV...] | vgs|lvs|segs [VG...] [-o FIELD,...] [--reportformat json]
              [--units b|s|k|m|g|t] [--nosuffix] [--noheadings] [--separator S]
   dvm discover|tm|report ...                    run one of the tools (see dvm TOOL --help)
@@ -37,6 +49,7 @@ GLOBAL (before or after the command):
   -c, --config FILE       JSON config (default /etc/dvm/dvm.json when it exists)
   --dm-backend kernel|sim, --sim-dir DIR, --lock-dir DIR
   --dry-run               show what would change, change nothing
+  --nowait                fail (exit 5) instead of waiting when the VG is locked
   --pipeline              run the stages as separate processes (dvm-discover | dvm-tm | dvm-report)
   --json                  machine-readable output and errors
   -v, --verbose
@@ -45,13 +58,13 @@ GLOBAL (before or after the command):
 
 const WRAPPER_OPTIONS = {
   ...REPORT_OPTIONS,
+  ...MUTATE_OPTIONS,
   "dm-backend": { type: "string" },
   "sim-dir": { type: "string" },
   "lock-dir": { type: "string" },
   "dry-run": { type: "boolean" },
   pipeline: { type: "boolean" },
   "metadata-size": { type: "string" },
-  force: { type: "boolean" },
 } as const;
 
 const DEFAULT_CONFIG = "/etc/dvm/dvm.json";
@@ -138,7 +151,7 @@ export const dvmTool: Tool = {
         rest.push("-c", DEFAULT_CONFIG);
       if (first !== "report") return runTool(TOOLS[first]!, rest, io);
     }
-    const p = withDefaultConfig(parse(argv, WRAPPER_OPTIONS));
+    const p = withDefaultConfig(parse(glueSize(argv), WRAPPER_OPTIONS));
     const [cmd, sub, ...args] = p.positionals;
     switch (cmd) {
       case "pv":
@@ -157,7 +170,9 @@ export const dvmTool: Tool = {
         return 0;
       }
       case "vg":
+        return vgCommand(p, sub, args, io);
       case "lv":
+        return lvCommand(p, sub, args, io);
       case "activate":
       case "deactivate":
       case "pvmove":
