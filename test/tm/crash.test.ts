@@ -19,13 +19,19 @@ const EDIT = join(ROOT, "test/tm/mutators/edit.mjs");
 
 interface Op {
   name: string;
+  /** The executable run: dvm-tm with a test mutator, or the dvm wrapper. */
+  tool?: "dvm-tm" | "dvm";
   vg: string;
   /** dvm-tm arguments (before --devices). */
   args: (ctx: Ctx) => string[];
   /** The VG name after the operation, or null when it removes the VG. */
   after: string | null;
-  /** dvm-tm runs that set the scene first (e.g. fill the ring so the next copy wraps). */
+  /** Runs of the same tool that set the scene first (e.g. fill the ring so the next copy wraps). */
   prepare?: string[][];
+  /** The scene must make the operation's copy wrap around the end of the ring. */
+  wraps?: boolean;
+  /** The VG does not exist before the operation. */
+  creates?: boolean;
 }
 interface Ctx {
   paths: string[];
@@ -34,6 +40,36 @@ interface Ctx {
 }
 
 let totalCrashPoints = 0;
+
+function wrapperOps(): Op[] {
+  const w = (name: string, args: (c: Ctx) => string[], after: string | null = "crash0"): Op => ({
+    name: `dvm ${name}`,
+    tool: "dvm",
+    vg: "crash0",
+    after,
+    args,
+  });
+  return [
+    w("lv create (striped)", () => ["lv", "create", "crash0/s", "--size", "8m", "--stripes", "2"]),
+    w("lv extend", () => ["lv", "extend", "crash0/lv0", "--size", "+8m"]),
+    {
+      ...w("lv reduce", () => ["lv", "reduce", "crash0/big", "--size", "4m"]),
+      prepare: [["lv", "create", "crash0/big", "--size", "12m"]],
+    },
+    w("lv rename", () => ["lv", "rename", "crash0/lv0", "renamed"]),
+    w("lv remove", () => ["lv", "remove", "crash0/lv0"]),
+    w("vg extend", (c) => ["vg", "extend", "crash0", c.paths[2]!]),
+    w("vg rename", () => ["vg", "rename", "crash0", "crash7"], "crash7"),
+    w("vg remove", () => ["vg", "remove", "crash0", "--force"], null),
+    {
+      // A new VG on orphan PVs: afterwards it exists whole or not at all.
+      ...w("vg create", (c) => ["vg", "create", "crash5", c.paths[0]!, c.paths[1]!], "crash5"),
+      vg: "crash5",
+      creates: true,
+      prepare: [["vg", "remove", "crash0", "--force"]],
+    },
+  ];
+}
 
 /** Whether the next copy of a text as large as the current one would wrap in the first area. */
 function wraps(path: string, _op: Op): boolean {
@@ -48,19 +84,29 @@ function wraps(path: string, _op: Op): boolean {
   }
 }
 
-function tm(args: string[], fault?: string) {
+function tm(args: string[], fault?: string, tool = "dvm-tm") {
   const env = toolEnv();
   if (fault) env.DVM_FAULT = fault;
-  const r = spawnSync(process.execPath, [join(DIST, "dvm-tm.mjs"), ...args], { env, maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [join(DIST, `${tool}.mjs`), ...args], { env, maxBuffer: 1 << 28 });
   return { status: r.status, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
-/** The VG's metadata as dvm-tm reads it now, or null when no device has it. */
+/**
+ * The VG's metadata as dvm-tm reads it now, or null when no device has it.
+ * New VGs and LVs get a random id, LVs also the current time, different in
+ * every run of the same command: those are blanked so runs compare.
+ */
 function state(name: string, devs: string): unknown {
   const r = run("dvm-tm", ["read", name, "--devices", devs]);
   if (r.status === 3) return null;
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout).vg;
+  const vg = JSON.parse(r.stdout).vg;
+  vg.id = "";
+  for (const lv of vg.logical_volumes ?? []) {
+    lv.id = "";
+    lv.creation_time = 0;
+  }
+  return vg;
 }
 
 describe("crash safety of dvm-tm transactions", () => {
@@ -108,6 +154,7 @@ describe("crash safety of dvm-tm transactions", () => {
       name: "update (large metadata: the new copy wraps around the ring's end)",
       vg: "crash0",
       after: "crash0",
+      wraps: true,
       prepare: [30000, 30001, 30002].map((n) => [
         "update",
         "crash0",
@@ -148,6 +195,8 @@ describe("crash safety of dvm-tm transactions", () => {
       args: () => ["update", "crash0", "--", "node", EDIT, "rename", "crash9"],
     },
     { name: "vg remove", vg: "crash0", after: null, args: () => ["remove", "crash0", "--force"] },
+    // The wrapper's commands: dvm-manip's mutators inside the same transactions.
+    ...wrapperOps(),
   ];
 
   for (const op of ops)
@@ -159,16 +208,16 @@ describe("crash safety of dvm-tm transactions", () => {
         return dash < 0 ? [...a, ...common] : [...a.slice(0, dash), ...common, ...a.slice(dash)];
       };
       restore();
-      for (const a of op.prepare ?? []) assert.equal(tm(withDevs(a)).status, 0);
+      for (const a of op.prepare ?? []) assert.equal(tm(withDevs(a), undefined, op.tool).status, 0);
       const scene = ctx.paths.map((p) => {
         copyFileSync(p, `${p}.scene`);
         return `${p}.scene`;
       });
       const restoreScene = () => copyAll(scene);
       const old = state(op.vg, devs);
-      assert.ok(old);
-      if (op.prepare) assert.ok(wraps(ctx.paths[0]!, op), "the scene should make the next copy wrap");
-      const ok = tm(withDevs(op.args(ctx)));
+      assert.ok(op.creates ? old === null : old);
+      if (op.wraps) assert.ok(wraps(ctx.paths[0]!, op), "the scene should make the next copy wrap");
+      const ok = tm(withDevs(op.args(ctx)), undefined, op.tool);
       assert.equal(ok.status, 0, ok.stderr);
       const fresh = op.after === null ? null : state(op.after, devs);
       if (op.after !== null) assert.ok(fresh);
@@ -177,7 +226,7 @@ describe("crash safety of dvm-tm transactions", () => {
       for (const mode of ["crash", "torn"]) {
         for (let n = 1; ; n++) {
           restoreScene();
-          const r = tm(withDevs(op.args(ctx)), `${mode}:${n}`);
+          const r = tm(withDevs(op.args(ctx)), `${mode}:${n}`, op.tool);
           if (r.status === 0) break; // fewer than n writes: every point covered
           assert.equal(r.signal, "SIGKILL", `${mode}:${n} ${r.stderr}`);
           points++;
