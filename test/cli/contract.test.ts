@@ -11,6 +11,7 @@ const TOOLS: { name: string; stdinCmd?: string[] }[] = [
   { name: "dvm-discover" },
   { name: "dvm-tm", stdinCmd: ["read", "vg0"] },
   { name: "dvm-report", stdinCmd: ["lvs"] },
+  { name: "dvm-manip", stdinCmd: ["lv-remove", "x"] },
 ];
 
 for (const t of TOOLS)
