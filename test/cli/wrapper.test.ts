@@ -100,7 +100,7 @@ describe("dvm vg / lv commands", () => {
       assert.match(code === 0 ? "" : r.stderr, re, args.join(" "));
     }
     assert.equal(seqno("w0"), before);
-    d.forEach((p, i) => assert.ok(readFileSync(p).equals(images[i]!), `${p} changed`));
+    for (const [i, p] of d.entries()) assert.ok(readFileSync(p).equals(images[i]!), `${p} changed`);
   });
 
   test("--json prints the new vg document; --dry-run --json the planned one", () => {
