@@ -36,7 +36,7 @@ try {
   const imgs = [0, 1].map((i) => {
     const p = join(dir, `pv${i}.img`);
     writeFileSync(p, "");
-    truncateSync(p, 8 << 30);
+    truncateSync(p, 8 * 2 ** 30);
     return p;
   });
   const devs = imgs.join(",");
@@ -80,7 +80,7 @@ try {
       device: imgs[i],
       status: ["ALLOCATABLE"],
       flags: [],
-      dev_size: (8 << 30) / 512,
+      dev_size: (8 * 2 ** 30) / 512,
       pe_start: 2048,
       pe_count: 2047,
     })),

@@ -1,141 +1,207 @@
-import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
-import { Value } from "@sinclair/typebox/value";
 import { invalidInput } from "./errors.js";
 
 /**
- * JSON Schemas of the documents, written once here: the tools validate
- * their input against them and scripts/gen-schemas.ts writes them to
- * schemas/ for everyone else.
+ * JSON Schemas of the documents, written once here as plain JSON Schema
+ * (draft 2020-12 subset): the tools validate their input against them and
+ * scripts/gen-schemas.ts writes them to schemas/. The checker below covers
+ * exactly the keywords these schemas use, so no schema library has to be
+ * loaded (and compiled) at every tool's start-up.
  */
 
-const Int = (min = 0) => T.Integer({ minimum: min });
-const Area = T.Object({ offset_bytes: Int(), size_bytes: Int() });
+export type Schema = {
+  type?: "object" | "array" | "string" | "integer";
+  const?: string | number;
+  anyOf?: Schema[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: Schema | boolean;
+  items?: Schema;
+  minItems?: number;
+  minLength?: number;
+  minimum?: number;
+  maximum?: number;
+  $id?: string;
+  title?: string;
+};
 
-export const MdaInfoSchema = T.Object({
-  start_bytes: Int(),
-  size_bytes: Int(),
-  state: T.Union([T.Literal("ok"), T.Literal("empty"), T.Literal("ignored"), T.Literal("bad")]),
-  error: T.Optional(T.String()),
-  vg_name: T.Optional(T.String()),
-  vg_id: T.Optional(T.String()),
-  seqno: T.Optional(Int()),
-  text_offset_bytes: T.Optional(Int()),
-  text_size_bytes: T.Optional(Int()),
-  checksum: T.Optional(Int()),
+const int = (minimum = 0, maximum?: number): Schema =>
+  maximum === undefined ? { type: "integer", minimum } : { type: "integer", minimum, maximum };
+const str = (minLength?: number): Schema => (minLength ? { type: "string", minLength } : { type: "string" });
+const arr = (items: Schema, minItems?: number): Schema =>
+  minItems ? { type: "array", items, minItems } : { type: "array", items };
+const lit = (v: string | number): Schema => ({ const: v });
+const anyOf = (...s: Schema[]): Schema => ({ anyOf: s });
+/** An object; properties whose schema is wrapped in opt() are optional. */
+const OPTIONAL = Symbol("optional");
+type Prop = Schema & { [OPTIONAL]?: true };
+const opt = (s: Schema): Prop => ({ ...s, [OPTIONAL]: true });
+function obj(props: Record<string, Prop>, extra: Partial<Schema> = {}): Schema {
+  const properties: Record<string, Schema> = {};
+  const required: string[] = [];
+  for (const [k, v] of Object.entries(props)) {
+    const { [OPTIONAL]: o, ...s } = v;
+    properties[k] = s;
+    if (!o) required.push(k);
+  }
+  return { type: "object", properties, required, ...extra };
+}
+
+const Area = obj({ offset_bytes: int(), size_bytes: int() });
+
+export const MdaInfoSchema = obj({
+  start_bytes: int(),
+  size_bytes: int(),
+  state: anyOf(lit("ok"), lit("empty"), lit("ignored"), lit("bad")),
+  error: opt(str()),
+  vg_name: opt(str()),
+  vg_id: opt(str()),
+  seqno: opt(int()),
+  text_offset_bytes: opt(int()),
+  text_size_bytes: opt(int()),
+  checksum: opt(int()),
 });
 
-export const DevicesDocSchema = T.Object(
+export const DevicesDocSchema = obj(
   {
-    kind: T.Literal("devices"),
-    version: T.Literal(1),
-    devices: T.Array(
-      T.Object({
-        path: T.String({ minLength: 1 }),
-        size_bytes: Int(),
-        pv: T.Optional(
-          T.Object({
-            uuid: T.String(),
-            label_sector: T.Integer({ minimum: 0, maximum: 3 }),
-            device_size_bytes: Int(),
-            data_areas: T.Array(Area),
-            metadata_areas: T.Array(Area),
-            bootloader_areas: T.Array(Area),
-            ext_version: Int(),
-            ext_flags: Int(),
-            mdas: T.Array(MdaInfoSchema),
+    kind: lit("devices"),
+    version: lit(1),
+    devices: arr(
+      obj({
+        path: str(1),
+        size_bytes: int(),
+        pv: opt(
+          obj({
+            uuid: str(),
+            label_sector: int(0, 3),
+            device_size_bytes: int(),
+            data_areas: arr(Area),
+            metadata_areas: arr(Area),
+            bootloader_areas: arr(Area),
+            ext_version: int(),
+            ext_flags: int(),
+            mdas: arr(MdaInfoSchema),
           }),
         ),
-        label_problems: T.Optional(T.Array(T.String())),
+        label_problems: opt(arr(str())),
       }),
     ),
-    vgs: T.Array(
-      T.Object({
-        name: T.String(),
-        id: T.String(),
-        seqno: Int(),
-        pv_uuids: T.Array(T.String()),
-        missing_pv_uuids: T.Array(T.String()),
-      }),
+    vgs: arr(
+      obj({ name: str(), id: str(), seqno: int(), pv_uuids: arr(str()), missing_pv_uuids: arr(str()) }),
     ),
   },
   { $id: "devices", title: "dvm devices document" },
 );
 
 /** A value in VG metadata: an integer, a string, a list of those, or a nested section. */
-const Scalar = T.Union([T.Integer(), T.String()]);
-const FieldValue = T.Union([Scalar, T.Array(Scalar), T.Record(T.String(), T.Unknown())]);
-const Open = { additionalProperties: FieldValue };
+const Scalar = anyOf({ type: "integer" }, str());
+const FieldValue = anyOf(Scalar, arr(Scalar), { type: "object" });
+const open = { additionalProperties: FieldValue };
 
-const Segment = T.Object(
-  { start_extent: Int(), extent_count: Int(1), type: T.String({ minLength: 1 }) },
-  Open,
+const Segment = obj({ start_extent: int(), extent_count: int(1), type: str(1) }, open);
+const Pv = obj({ name: str(1), id: str(), status: arr(str()), pe_start: int(), pe_count: int() }, open);
+const Lv = obj(
+  { name: str(1), id: str(), status: arr(str()), segment_count: int(1), segments: arr(Segment, 1) },
+  open,
 );
-const Pv = T.Object(
-  {
-    name: T.String({ minLength: 1 }),
-    id: T.String(),
-    status: T.Array(T.String()),
-    pe_start: Int(),
-    pe_count: Int(),
-  },
-  Open,
-);
-const Lv = T.Object(
-  {
-    name: T.String({ minLength: 1 }),
-    id: T.String(),
-    status: T.Array(T.String()),
-    segment_count: Int(1),
-    segments: T.Array(Segment, { minItems: 1 }),
-  },
-  { additionalProperties: T.Union([FieldValue, T.Array(Segment)]) },
-);
-const HistoricalLv = T.Object({ name: T.String({ minLength: 1 }), id: T.String() }, Open);
+const HistoricalLv = obj({ name: str(1), id: str() }, open);
 
-export const VgDocSchema = T.Object(
+export const VgDocSchema = obj(
   {
-    kind: T.Literal("vg"),
-    version: T.Literal(1),
-    vg: T.Object(
+    kind: lit("vg"),
+    version: lit(1),
+    vg: obj(
       {
-        name: T.String({ minLength: 1 }),
-        id: T.String(),
-        seqno: Int(),
-        status: T.Array(T.String()),
-        extent_size: Int(1),
-        max_lv: Int(),
-        max_pv: Int(),
-        physical_volumes: T.Array(Pv),
-        logical_volumes: T.Optional(T.Array(Lv)),
-        historical_logical_volumes: T.Optional(T.Array(HistoricalLv)),
+        name: str(1),
+        id: str(),
+        seqno: int(),
+        status: arr(str()),
+        extent_size: int(1),
+        max_lv: int(),
+        max_pv: int(),
+        physical_volumes: arr(Pv),
+        logical_volumes: opt(arr(Lv)),
+        historical_logical_volumes: opt(arr(HistoricalLv)),
       },
-      { additionalProperties: FieldValue },
+      open,
     ),
-    top: T.Record(T.String(), FieldValue),
-    comments: T.Optional(
-      T.Object({
-        generated: T.Optional(T.String()),
-        values: T.Optional(T.Record(T.String(), T.String())),
-      }),
+    top: { type: "object", additionalProperties: FieldValue },
+    comments: opt(
+      obj({ generated: opt(str()), values: opt({ type: "object", additionalProperties: str() }) }),
     ),
-    pv_devices: T.Array(
-      T.Object({ pv_uuid: T.String(), path: T.String(), size_bytes: Int(), mdas: T.Array(MdaInfoSchema) }),
-    ),
+    pv_devices: arr(obj({ pv_uuid: str(), path: str(), size_bytes: int(), mdas: arr(MdaInfoSchema) })),
   },
   { $id: "vg", title: "dvm vg document" },
 );
 
-export const SCHEMAS: Record<string, TSchema> = { devices: DevicesDocSchema, vg: VgDocSchema };
+export const SCHEMAS: Record<string, Schema> = { devices: DevicesDocSchema, vg: VgDocSchema };
 
-export type DevicesDocJson = Static<typeof DevicesDocSchema>;
+const typeOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+
+/** The first way `v` breaks `s`, as [JSON pointer, what was expected], or null. */
+export function schemaError(s: Schema, v: unknown, path = ""): [string, string] | null {
+  if (s.const !== undefined) return v === s.const ? null : [path, `expected ${JSON.stringify(s.const)}`];
+  if (s.anyOf) {
+    for (const alt of s.anyOf) if (!schemaError(alt, v, path)) return null;
+    return [path, `expected ${s.anyOf.map(describe).join(" or ")}`];
+  }
+  switch (s.type) {
+    case "integer":
+      if (typeof v !== "number" || !Number.isSafeInteger(v)) return [path, "expected an integer"];
+      if (s.minimum !== undefined && v < s.minimum) return [path, `expected an integer >= ${s.minimum}`];
+      if (s.maximum !== undefined && v > s.maximum) return [path, `expected an integer <= ${s.maximum}`];
+      return null;
+    case "string":
+      if (typeof v !== "string") return [path, "expected a string"];
+      if (s.minLength && v.length < s.minLength) return [path, "expected a non-empty string"];
+      return null;
+    case "array": {
+      if (!Array.isArray(v)) return [path, "expected an array"];
+      if (s.minItems && v.length < s.minItems) return [path, `expected at least ${s.minItems} item(s)`];
+      if (s.items)
+        for (let i = 0; i < v.length; i++) {
+          const e = schemaError(s.items, v[i], `${path}/${i}`);
+          if (e) return e;
+        }
+      return null;
+    }
+    case "object": {
+      if (typeOf(v) !== "object") return [path, "expected an object"];
+      const o = v as Record<string, unknown>;
+      for (const k of s.required ?? [])
+        if (!Object.hasOwn(o, k)) return [`${path}/${k}`, "required property missing"];
+      for (const [k, val] of Object.entries(o)) {
+        const sub =
+          s.properties?.[k] ??
+          (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+        if (sub) {
+          const e = schemaError(sub, val, `${path}/${k}`);
+          if (e) return e;
+        }
+      }
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+function describe(s: Schema): string {
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.anyOf) return s.anyOf.map(describe).join(" or ");
+  return s.type === "integer"
+    ? "an integer"
+    : `a${s.type === "object" || s.type === "array" ? "n" : ""} ${s.type}`;
+}
 
 /** Check `doc` against its kind's schema; the error names the field, the value and what was expected. */
-export function checkDoc<K extends keyof typeof SCHEMAS>(kind: K, doc: unknown, source: string): void {
-  const schema = SCHEMAS[kind]!;
-  if (Value.Check(schema, doc)) return;
-  const e = Value.Errors(schema, doc).First()!;
-  const shown = JSON.stringify(e.value);
+export function checkDoc(kind: string, doc: unknown, source: string): void {
+  const e = schemaError(SCHEMAS[kind]!, doc);
+  if (!e) return;
+  const [path, what] = e;
+  let value: unknown = doc;
+  for (const part of path.split("/").slice(1)) value = (value as Record<string, unknown> | undefined)?.[part];
+  const shown = JSON.stringify(value);
   throw invalidInput(
-    `${source}: ${kind} document field ${e.path || "/"}: ${e.message} (got ${shown === undefined ? "nothing" : shown.slice(0, 60)})`,
+    `${source}: ${kind} document field ${path || "/"}: ${what} (got ${shown === undefined ? "nothing" : shown.slice(0, 60)})`,
   );
 }
