@@ -186,7 +186,7 @@ export const dvmTool: Tool = {
       case "poll":
         throw new DvmError(
           Exit.usage,
-          `"${cmd}" is not available in this version of dvm (${"see the README"})`,
+          `"${cmd}" is not available in this version of dvm (see the README)`,
         );
       case undefined:
         throw usageError("missing command");
