@@ -110,14 +110,20 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
 }
 
 /** The report as the seed's pipeline computes it, with each stage in its own process. */
-function reportPipeline(argv: string[], p: Parsed, io: Io): number {
+function reportPipeline(p: Parsed, io: Io): number {
   const here = dirname(fileURLToPath(import.meta.url));
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const common: string[] = [];
   for (const d of (p.values.devices as string[] | undefined) ?? []) common.push("--devices", d);
   if (str(p, "config")) common.push("-c", str(p, "config")!);
-  const reportArgv = argv.filter((a) => a !== "--pipeline" && a !== "report");
+  // dvm-report gets the report's own arguments and options, nothing of the wrapper's.
+  const reportArgv = p.positionals.slice(1);
+  for (const k of Object.keys(REPORT_OPTIONS)) {
+    const v = p.values[k];
+    for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v])
+      reportArgv.push(x === true ? `--${k}` : `--${k}=${String(x)}`);
+  }
   const stages: [string, string[]][] = [
     ["dvm-discover", ["scan", ...common]],
     ["dvm-tm", ["read", ...common]],
@@ -158,7 +164,7 @@ export const dvmTool: Tool = {
         return pvCommand(p, sub, args, io);
       case "report": {
         const { kind, opts } = reportArgs(p, p.positionals.slice(1));
-        if (flag(p, "pipeline")) return reportPipeline(argv, p, io);
+        if (flag(p, "pipeline")) return reportPipeline(p, io);
         const { devices, config } = scanScope(p);
         // The stages run in-process on the same reads: devices are read once.
         const scanned = scanFrom(config, devices);
@@ -184,10 +190,7 @@ export const dvmTool: Tool = {
       case "dmactivate":
       case "dmexec":
       case "poll":
-        throw new DvmError(
-          Exit.usage,
-          `"${cmd}" is not available in this version of dvm (see the README)`,
-        );
+        throw new DvmError(Exit.usage, `"${cmd}" is not available in this version of dvm (see the README)`);
       case undefined:
         throw usageError("missing command");
       default:
