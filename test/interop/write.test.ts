@@ -101,7 +101,7 @@ function agree(devs: string[], vgs: string[]) {
     const ck = lab.lvmRaw(["vgck", vg], devs);
     assert.equal(ck.status, 0, `vgck ${vg}: ${ck.stderr}`);
     assert.equal(complaints(ck.stderr), "", `vgck ${vg} complains`);
-    const mdas = Number(lab.lvm(["vgs", "--noheadings", "-o", "vg_mda_count", vg], devs).trim());
+    const mdas = Number(lab.lvm(["vgs", "--noheadings", "-o", "vg_mda_used_count", vg], devs).trim());
     const v = run("dvm-tm", ["verify", vg, "--devices", devs.join(",")]);
     assert.equal(v.status, 0, `dvm-tm verify ${vg}: ${v.stderr}`);
     assert.match(v.stderr, new RegExp(`: ${mdas} current, 0 stale, 0 bad metadata copies; 0 PVs missing`));
@@ -264,6 +264,91 @@ describe("a VG made and changed by dvm, checked by LVM2; then changed by LVM2, r
 });
 
 // ---------------------------------------------------------------------------
+// Metadata areas: two per PV, none, ignored ones.
+
+const MDA_PV = "pv_name,vg_name,pv_mda_count,pv_mda_used_count,pv_mda_size";
+const MDA_VG = "vg_name,vg_mda_count,vg_mda_used_count,vg_mda_copies";
+
+function agreeMdas(devs: string[], vgs: string[]) {
+  agree(devs, vgs);
+  compareReport(lab, "pvs", devs, [...JSON_BYTES, "-o", MDA_PV]);
+  compareReport(lab, "vgs", devs, [...JSON_BYTES, "-o", MDA_VG]);
+}
+
+const mdaUse = (devs: string[]) =>
+  rows(lab.lvm(["pvs", ...JSON_BYTES, "-o", "pv_name,pv_mda_count,pv_mda_used_count"], devs)).map(
+    (r) => `${devs.indexOf(r.pv_name!)}:${r.pv_mda_used_count}/${r.pv_mda_count}`,
+  );
+
+describe("metadata areas: two per PV, none, ignored ones (vgmetadatacopies)", () => {
+  test("dvm writes every area in use and none that is ignored; LVM2 agrees", () => {
+    const devs = [0, 1, 2, 3].map((i) => lab.attach(`mda-${i}`, 48));
+    const [d0, d1, d2, d3] = devs as [string, string, string, string];
+    const vg = lab.vg("mda");
+    lab.lvm(["pvcreate", "-q", "--pvmetadatacopies", "2", d0, d1], devs);
+    lab.lvm(["pvcreate", "-q", "--pvmetadatacopies", "0", d2], devs);
+    dvmOk(devs, ["vg", "create", vg, d0, d1, d2]);
+    agreeMdas(devs, [vg]);
+    dvmOk(devs, ["lv", "create", `${vg}/a`, "--size", "40m"]);
+    agreeMdas(devs, [vg]);
+    lab.lvm(["vgchange", "-q", "--vgmetadatacopies", "1", vg], devs);
+    const use = mdaUse(devs);
+    dvmOk(devs, ["lv", "create", `${vg}/b`, "--size", "8m", "--stripes", "3"]);
+    dvmOk(devs, ["lv", "extend", `${vg}/a`, "--size", "+20m"]);
+    assert.deepEqual(mdaUse(devs), use, "dvm keeps LVM2's choice of the area in use");
+    agreeMdas(devs, [vg]);
+    lab.lvm(["vgchange", "-q", "--vgmetadatacopies", "unmanaged", vg], devs);
+    dvmOk(devs, ["lv", "remove", `${vg}/b`]);
+    agreeMdas(devs, [vg]);
+    // A PV of LVM2's default layout joins the VG; dvm's vg reduce takes out the one without an area.
+    lab.lvm(["pvcreate", "-q", d3], devs);
+    dvmOk(devs, ["vg", "extend", vg, d3]);
+    agreeMdas(devs, [vg]);
+    dvmOk(devs, ["vg", "reduce", vg, d2]);
+    agreeMdas(devs, [vg]);
+    lab.lvmRaw(["vgremove", "-ff", vg], devs);
+    for (const d of devs) lab.detach(d);
+  });
+
+  test("dvm vg extend in a VG with vgmetadatacopies 1 keeps one area in use (as LVM2's vgextend does)", {
+    todo: "dvm bug: the new PV's area is used too (vg_mda_used_count 2, vg_mda_copies 1)",
+  }, () => {
+    const devs = [0, 1, 2].map((i) => lab.attach(`mdc-${i}`, 32));
+    const vg = lab.vg("mdc");
+    try {
+      lab.lvm(["pvcreate", "-q", ...devs], devs);
+      lab.lvm(["vgcreate", "-q", vg, devs[0]!, devs[1]!], devs);
+      lab.lvm(["vgchange", "-q", "--vgmetadatacopies", "1", vg], devs);
+      dvmOk(devs, ["vg", "extend", vg, devs[2]!]);
+      agreeMdas(devs, [vg]);
+      const r = rows(lab.lvm(["vgs", ...JSON_BYTES, "-o", "vg_mda_copies,vg_mda_used_count", vg], devs))[0]!;
+      assert.deepEqual(r, { vg_mda_copies: "1", vg_mda_used_count: "1" });
+    } finally {
+      lab.lvmRaw(["vgremove", "-ff", vg], devs);
+      for (const d of devs) lab.detach(d);
+    }
+  });
+
+  test("dvm vg create on a PV whose areas are all ignored puts one back in use (as LVM2's vgcreate does)", {
+    todo: 'dvm bug: exit 2, "no PV of VG has a usable metadata area"',
+  }, () => {
+    const devs = [lab.attach("mdi-0", 32)];
+    const vg = lab.vg("mdi");
+    try {
+      lab.lvm(["pvcreate", "-q", "--pvmetadatacopies", "2", devs[0]!], devs);
+      lab.lvm(["pvchange", "-q", "--metadataignore", "y", devs[0]!], devs);
+      assert.deepEqual(mdaUse(devs), ["0:0/2"]);
+      dvmOk(devs, ["vg", "create", vg, devs[0]!]);
+      assert.deepEqual(mdaUse(devs), ["0:1/2"]);
+      agreeMdas(devs, [vg]);
+    } finally {
+      lab.lvmRaw(["vgremove", "-ff", vg], devs);
+      for (const d of devs) lab.detach(d);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
 // The allocation dvm picks = the one LVM2 picks, on twin VGs.
 
 type Op =
@@ -366,7 +451,9 @@ function layout(t: Twin) {
       ["pvs", ...JSON_BYTES, "-o", "pv_name,pe_start,pv_pe_count,pv_pe_alloc_count", "-S", `vg_name=${t.vg}`],
       t.devs,
     ),
-  ).map((r) => ({ ...r, pv_name: pos(r.pv_name!) }));
+  )
+    .map((r) => ({ ...r, pv_name: pos(r.pv_name!) }))
+    .sort((x, y) => x.pv_name.localeCompare(y.pv_name));
   const vg = rows(
     lab.lvm(["vgs", ...JSON_BYTES, "-o", "lv_count,vg_seqno,vg_extent_count,vg_free_count", t.vg], t.devs),
   );
@@ -449,10 +536,12 @@ const TWIN_SCENARIOS: TwinScenario[] = [
       create("y", "2m", { on: ["%0"] }),
       create("s", "6m", { stripes: 2 }),
       extend("g1", "+9m"),
-      extend("g8", "+6m", { on: ["%0"] }),
+      extend("g8", "+6m", { on: ["%0"], fail: 6 }),
+      extend("g8", "+3m", { on: ["%0"] }),
       create("z", "30m"),
       reduce("z", "-7m"),
-      extend("s", "+4m"),
+      extend("s", "+4m", { fail: 6 }),
+      reduce("s", "-2m"),
       create("last", "100m", { fail: 6 }),
     ],
   },
@@ -476,11 +565,12 @@ describe("allocation: dvm on one VG = LVM2 on its twin (same PV sizes, same comm
         ["vgcreate", "-q", ...(s.extentSize ? ["-s", s.extentSize] : []), theirs.vg, ...theirs.inVg],
         theirs.devs,
       );
-      assert.deepEqual(layout(mine), layout(theirs), "the twins start equal");
+      let before = layout(mine);
+      assert.deepEqual(before, layout(theirs), "the twins start equal");
       for (const o of s.ops) {
         const what = lvmOp(o, theirs).join(" ");
         during(what, () => {
-          const seq = seqno(mine.vg, mine.devs);
+          const seq = Number(before.vg[0]!.vg_seqno);
           const l = lab.lvmRaw(lvmOp(o, theirs), theirs.devs);
           const d = dvmOn(mine.devs, dvmOp(o, mine));
           const expectFail = "fail" in o ? o.fail : undefined;
@@ -491,13 +581,14 @@ describe("allocation: dvm on one VG = LVM2 on its twin (same PV sizes, same comm
               `LVM2 refused: ${l.stderr}\nLVM2's VG: ${JSON.stringify(layout(theirs), null, 1)}`,
             );
             assert.equal(d.status, expectFail, `LVM2 refused (${complaints(l.stderr)}); dvm: ${d.stderr}`);
-            assert.equal(seqno(mine.vg, mine.devs), seq, "dvm's VG unchanged");
           } else {
             assert.equal(expectFail, undefined, "LVM2 did it, a failure was expected");
             assert.equal(d.status, 0, `dvm failed: ${d.stderr}`);
-            assert.equal(seqno(mine.vg, mine.devs), seq + 1);
           }
-          assert.deepEqual(layout(mine), layout(theirs));
+          const now = layout(mine);
+          assert.equal(Number(now.vg[0]!.vg_seqno), l.status === 0 ? seq + 1 : seq, "dvm's seqno");
+          assert.deepEqual(now, layout(theirs));
+          before = now;
           const ck = lab.lvmRaw(["vgck", mine.vg], mine.devs);
           assert.equal(ck.status, 0, ck.stderr);
         });
@@ -701,10 +792,10 @@ const lvText = (name: string, pv: string, pe: number) => `
  * still read the VG at the last seqno dvm wrote. Returns the LVs created.
  */
 function fillUp(vg: string, devs: string[], size: string, max: number): number {
+  const s0 = seqno(vg, devs);
   let made = 0;
   for (;;) {
     assert.ok(made < max, `dvm still creating LVs after ${max}`);
-    const s = seqno(vg, devs);
     // Labels and metadata areas lie in the first MiB: dvm writes nowhere else.
     const before = digest(devs, 1 << 20);
     const r = dvmOn(devs, ["lv", "create", `${vg}/fill${made}`, "--size", size]);
@@ -715,14 +806,15 @@ function fillUp(vg: string, devs: string[], size: string, max: number): number {
     assert.equal(r.status, 6, r.stderr);
     assert.match(r.stderr, /^dvm: error: metadata of \d+ bytes exceeds the \d+-byte limit/m);
     assert.equal(digest(devs, 1 << 20), before, "a refused write changes no byte");
-    assert.equal(seqno(vg, devs), s, "LVM2 reads the previous seqno");
+    assert.equal(seqno(vg, devs), s0 + made, "LVM2 reads the last seqno dvm wrote");
     const ck = lab.lvmRaw(["vgck", vg], devs);
     assert.equal(ck.status, 0, ck.stderr);
     assert.equal(complaints(ck.stderr), "");
-    // LVM2 cannot add the LV either.
+    // LVM2 cannot add the LV either (its text is a little longer: the description names --devices).
     const l = lab.lvmRaw(["lvcreate", "-an", "-Zn", "-n", `fill${made}`, "-l", "1", vg], devs);
     assert.notEqual(l.status, 0, "LVM2 refuses the same LV");
     assert.match(l.stderr, /exceeds maximum metadata size/);
+    assert.equal(seqno(vg, devs), s0 + made);
     return made;
   }
 }
@@ -765,21 +857,29 @@ describe("a full metadata area: dvm refuses with exit 6 and LVM2 still reads the
     const vg = lab.vg("mdbig");
     dvmOk(devs, ["pv", "create", ...devs, "--metadata-size", "32k"]);
     dvmOk(devs, ["vg", "create", vg, ...devs, "--extent-size", "64k"]);
-    // LVM2's limit for the text in a 1020 KiB area is 521472 bytes; fill it to about 10 KiB below.
+    // Put N LVs on disk with vgcfgrestore of a generated backup file.
     const tmpl = join(lab.dir, "mdbig.vg");
     lab.lvm(["vgcfgbackup", "-q", "-f", tmpl, vg], devs);
     const text = readFileSync(tmpl, "utf8");
     const end = text.lastIndexOf("\n}");
-    let lvs = "";
-    let n = 0;
-    while (text.length + lvs.length < 521472 - 10_000) {
-      lvs += lvText(`pre${n}`, `pv${n % 2}`, Math.floor(n / 2));
-      n++;
-    }
-    const full = `${text.slice(0, end)}\n\tlogical_volumes {\n${lvs}\t}\n${text.slice(end)}`;
-    writeFileSync(join(lab.dir, "mdbig-full.vg"), full);
-    lab.lvm(["vgcfgrestore", "-q", "-f", join(lab.dir, "mdbig-full.vg"), vg], devs);
-    assert.equal(lab.lvm(["vgs", "--noheadings", "-o", "lv_count", vg], devs).trim(), String(n));
+    const restore = (n: number) => {
+      let lvs = "";
+      for (let i = 0; i < n; i++) lvs += lvText(`pre${i}`, `pv${i % 2}`, Math.floor(i / 2));
+      const file = join(lab.dir, "mdbig-full.vg");
+      writeFileSync(file, `${text.slice(0, end)}\n\tlogical_volumes {\n${lvs}\t}\n${text.slice(end)}`);
+      lab.lvm(["vgcfgrestore", "-q", "-f", file, vg], devs);
+      const r = rows(lab.lvm(["vgs", ...JSON_BYTES, "-o", "lv_count,vg_mda_free", vg], devs))[0]!;
+      assert.equal(r.lv_count, String(n));
+      return Number(r.vg_mda_free);
+    };
+    // The text on disk has no indentation or comments: measure an LV's share there,
+    // then fill the area to about 8 KiB below LVM2's limit (521472 bytes of text).
+    const n1 = 1000;
+    const free1 = restore(n1);
+    const perLv = (521472 - free1) / n1;
+    const n = n1 + Math.floor((free1 - 8192) / perLv);
+    const free = restore(n);
+    assert.ok(free > 4096 && free < 12288, `${free} bytes of metadata area left`);
     const made = fillUp(vg, devs, "64k", 200);
     assert.ok(made > 5, `only ${made} LVs fit`);
     assert.equal(lab.lvm(["vgs", "--noheadings", "-o", "lv_count", vg], devs).trim(), String(n + made));
