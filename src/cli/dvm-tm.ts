@@ -6,6 +6,7 @@ import type { DevicesDoc } from "../lib/docs.js";
 import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
 import { lineDiff } from "../lib/textdiff.js";
 import { printVgText } from "../lvm2/vg.js";
+import { GLOBAL_LOCK, lockAll, vgLockName } from "../tm/lock.js";
 import { readAllVgs, readVg } from "../tm/read.js";
 import { restoreVg } from "../tm/restore.js";
 import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
@@ -161,7 +162,16 @@ export const tmTool: Tool = {
         if (doc.vg.name !== args[0])
           throw new DvmError(Exit.invalid, `the vg document is for "${doc.vg.name}", not "${args[0]}"`);
         const { devices, config } = scanScope(p);
-        const r = restoreVg(doc, scanFrom(config, devices), { dryRun: flag(p, "dry-run") });
+        const lock = lockAll([GLOBAL_LOCK, vgLockName(doc.vg.name)], {
+          lockDir: str(p, "lock-dir") ?? config.lock_dir,
+          nowait: flag(p, "nowait"),
+        });
+        let r: ReturnType<typeof restoreVg>;
+        try {
+          r = restoreVg(doc, scanFrom(config, devices), { dryRun: flag(p, "dry-run") });
+        } finally {
+          lock.release();
+        }
         if (flag(p, "dry-run")) io.out(r.text.replace(/\0$/, ""));
         else io.out(toJson({ vg: r.vg.name, seqno: r.seqno, written: r.written }));
         return 0;

@@ -137,45 +137,65 @@ export const SCHEMAS: Record<string, Schema> = { devices: DevicesDocSchema, vg: 
 
 const typeOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
 
-/** The first way `v` breaks `s`, as [JSON pointer, what was expected], or null. */
-export function schemaError(s: Schema, v: unknown, path = ""): [string, string] | null {
-  if (s.const !== undefined) return v === s.const ? null : [path, `expected ${JSON.stringify(s.const)}`];
+/**
+ * The first way `v` breaks `s`, as [JSON pointer, what was expected], or
+ * null. The pointer is built only for the failing path, on the way out.
+ */
+export function schemaError(s: Schema, v: unknown): [string, string] | null {
+  const e = check(s, v);
+  return e ? [e.path.reverse().join(""), e.what] : null;
+}
+
+interface Failure {
+  /** Pointer segments, innermost first. */
+  path: string[];
+  what: string;
+}
+
+const fail = (what: string): Failure => ({ path: [], what });
+const under = (key: string | number, e: Failure | null) => {
+  e?.path.push(`/${key}`);
+  return e;
+};
+
+function check(s: Schema, v: unknown): Failure | null {
+  if (s.const !== undefined) return v === s.const ? null : fail(`expected ${JSON.stringify(s.const)}`);
   if (s.anyOf) {
-    for (const alt of s.anyOf) if (!schemaError(alt, v, path)) return null;
-    return [path, `expected ${s.anyOf.map(describe).join(" or ")}`];
+    for (const alt of s.anyOf) if (!check(alt, v)) return null;
+    return fail(`expected ${s.anyOf.map(describe).join(" or ")}`);
   }
   switch (s.type) {
     case "integer":
-      if (typeof v !== "number" || !Number.isSafeInteger(v)) return [path, "expected an integer"];
-      if (s.minimum !== undefined && v < s.minimum) return [path, `expected an integer >= ${s.minimum}`];
-      if (s.maximum !== undefined && v > s.maximum) return [path, `expected an integer <= ${s.maximum}`];
+      if (typeof v !== "number" || !Number.isSafeInteger(v)) return fail("expected an integer");
+      if (s.minimum !== undefined && v < s.minimum) return fail(`expected an integer >= ${s.minimum}`);
+      if (s.maximum !== undefined && v > s.maximum) return fail(`expected an integer <= ${s.maximum}`);
       return null;
     case "string":
-      if (typeof v !== "string") return [path, "expected a string"];
-      if (s.minLength && v.length < s.minLength) return [path, "expected a non-empty string"];
+      if (typeof v !== "string") return fail("expected a string");
+      if (s.minLength && v.length < s.minLength) return fail("expected a non-empty string");
       return null;
     case "array": {
-      if (!Array.isArray(v)) return [path, "expected an array"];
-      if (s.minItems && v.length < s.minItems) return [path, `expected at least ${s.minItems} item(s)`];
+      if (!Array.isArray(v)) return fail("expected an array");
+      if (s.minItems && v.length < s.minItems) return fail(`expected at least ${s.minItems} item(s)`);
       if (s.items)
         for (let i = 0; i < v.length; i++) {
-          const e = schemaError(s.items, v[i], `${path}/${i}`);
-          if (e) return e;
+          const e = check(s.items, v[i]);
+          if (e) return under(i, e);
         }
       return null;
     }
     case "object": {
-      if (typeOf(v) !== "object") return [path, "expected an object"];
+      if (typeOf(v) !== "object") return fail("expected an object");
       const o = v as Record<string, unknown>;
       for (const k of s.required ?? [])
-        if (!Object.hasOwn(o, k)) return [`${path}/${k}`, "required property missing"];
-      for (const [k, val] of Object.entries(o)) {
-        const sub =
-          s.properties?.[k] ??
-          (typeof s.additionalProperties === "object" ? s.additionalProperties : undefined);
+        if (!Object.hasOwn(o, k)) return under(k, fail("required property missing"));
+      const extra = typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
+      for (const k in o) {
+        if (!Object.hasOwn(o, k)) continue;
+        const sub = s.properties?.[k] ?? extra;
         if (sub) {
-          const e = schemaError(sub, val, `${path}/${k}`);
-          if (e) return e;
+          const e = check(sub, o[k]);
+          if (e) return under(k, e);
         }
       }
       return null;

@@ -107,7 +107,8 @@ export function updateVg(name: string, mutate: (doc: VgDoc) => unknown, opts: Tx
   return withLocks([vgLockName(name)], opts, () => {
     const scanned = opts.scan();
     const { doc } = readVg(devicesDoc(scanned), name, { warn: opts.warn, prefetched: prefetched(scanned) });
-    const out = checkMutation(mutate(structuredClone(doc)), doc.vg.seqno + 1, doc.vg);
+    // Mutators must not change their input (dvm-manip's are tested for it; processes get a copy).
+    const out = checkMutation(mutate(doc), doc.vg.seqno + 1, doc.vg);
     checkSizes(out.vg, scanned);
     const run = () => {
       const plan = writeVg(out.vg, scanned, {

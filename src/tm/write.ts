@@ -61,13 +61,17 @@ interface Opened {
 
 const uuidKey = (u: string) => rawId(u) ?? u;
 
-function openFresh(paths: string[]): Opened[] {
+/**
+ * Open the devices for writing. `known` holds what a scan made under the
+ * same locks already read: those devices are not read (and parsed) again.
+ */
+function openFresh(paths: string[], known?: Map<string, PvRead>): Opened[] {
   const cache = new TextCache();
   const out: Opened[] = [];
   try {
     for (const path of paths) {
       const io = openDevice(path, { write: true });
-      out.push({ path, io, read: readPv(io, cache) });
+      out.push({ path, io, read: known?.get(path) ?? readPv(io, cache) });
     }
   } catch (e) {
     for (const o of out) o.io.close();
@@ -128,7 +132,8 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
   const members = [...after].filter((u) => byUuid.has(u));
   const paths = [...members, ...leaving].map((u) => byUuid.get(u)!.entry.path);
 
-  const opened = openFresh(paths);
+  // The callers scanned with the VG locks held: what they read is still what is on disk.
+  const opened = openFresh(paths, new Map(scanned.map((d) => [d.entry.path, d.read])));
   try {
     const byPath = new Map(opened.map((o) => [o.path, o]));
     const get = (u: string) => byPath.get(byUuid.get(u)!.entry.path)!;

@@ -63,7 +63,11 @@ export function makeVg(
     }),
   };
   const doc = { kind: "vg", version: 1, vg, top: {}, pv_devices: [] };
-  const r = run("dvm-tm", ["restore", name, "--devices", paths.join(",")], JSON.stringify(doc));
+  const r = run(
+    "dvm-tm",
+    ["restore", name, "--devices", paths.join(","), "--lock-dir", `${dir}/lock`],
+    JSON.stringify(doc),
+  );
   if (r.status !== 0) throw new Error(r.stderr);
   return { paths, uuids, vg };
 }
