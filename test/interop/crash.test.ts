@@ -58,7 +58,9 @@ describe("crash points of dvm updates, checked by LVM2's vgck", () => {
   ] as const)
     test(name, () => {
       const pristine = devs.map((d) => readFileSync(d));
-      const restore = () => devs.forEach((d, i) => writeAll(d, pristine[i]!));
+      const restore = () => {
+        for (const [i, d] of devs.entries()) writeAll(d, pristine[i]!);
+      };
       const run = (fault?: string) => {
         const env = toolEnv();
         if (fault) env.DVM_FAULT = fault;
