@@ -96,7 +96,7 @@ type RowType = "pv" | "vg" | "lv" | "seg";
  * Which objects the rows are, as LVM decides it: the command's own type,
  * changed by the fields asked for (lvs with segment fields gives one row per
  * segment, vgs with PV fields one row per PV, ...). Rows per PV segment
- * (PV fields with LV or segment fields) are not implemented.
+ * (PV fields with LV or segment fields) are refused with exit 2 below.
  */
 function rowType(kind: ReportKind, cols: FieldDef[]): RowType {
   const types = new Set<FieldType>(cols.map((c) => c.type));
