@@ -9,6 +9,7 @@ import {
   type MdaHeader,
   maxTextSize,
   nextCopyOffset,
+  RAW_LOCN_IGNORED,
   type RawLocn,
 } from "./mda.js";
 
@@ -64,6 +65,8 @@ export function planCopy(h: MdaHeader, data: Uint8Array, crc: number): CopyPlan 
 export interface CommitTarget {
   io: BlockIO;
   header: MdaHeader;
+  /** Commit with the IGNORED flag set: the area keeps this copy but readers skip it. */
+  ignore?: boolean;
 }
 
 /**
@@ -84,7 +87,8 @@ export function commit(targets: CommitTarget[], text: string): RawLocn[] {
   });
   for (const io of ios) io.flush();
   targets.forEach((t, i) => {
-    const done = { ...t.header, committed: plans[i]!.locn, precommitted: EMPTY_LOCN };
+    const committed = { ...plans[i]!.locn, flags: t.ignore ? RAW_LOCN_IGNORED : 0 };
+    const done = { ...t.header, committed, precommitted: EMPTY_LOCN };
     t.io.write(t.header.start, encodeMdaHeader(done));
   });
   for (const io of ios) io.flush();

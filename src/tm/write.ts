@@ -155,14 +155,12 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
     const vg = { ...next, seqno, physical_volumes: pvs };
     const newText = { vg, ...freshTop(opts.description) };
     const text = printVgText(newText);
-    const targets = members.flatMap((u) => {
-      const o = get(u);
-      return o.read.mdas
-        .filter((m) => m.header && m.state !== "ignored")
-        .map((m) => ({ io: o.io, header: m.header!, path: o.path }));
-    });
-    if (targets.length === 0)
-      throw new DvmError(Exit.invalid, `no PV of "${vg.name}" has a usable metadata area`);
+    const targets = chooseAreas(
+      members.map(get),
+      new Set(joining.map((u) => get(u).path)),
+      typeof vg.metadata_copies === "number" ? vg.metadata_copies : 0,
+    );
+    if (targets.length === 0) throw new DvmError(Exit.invalid, `no PV of "${vg.name}" has a metadata area`);
     const { data, crc } = encodeText(text);
     for (const t of targets) planCopy(t.header, data, crc); // refuses oversized metadata before any write
     const written = targets.map((t) => ({ path: t.path, mda_start_bytes: t.header.start as number }));
@@ -176,6 +174,37 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
   } finally {
     for (const o of opened) o.io.close();
   }
+}
+
+/**
+ * Which metadata areas get this commit, and which of them are (or become)
+ * ignored, as LVM2 keeps them: areas in use stay in use and ignored ones stay
+ * ignored; a joining PV's areas are in use only while fewer than the VG's
+ * metadata_copies (when set) are; and when no area at all would be in use,
+ * the first one is put back in use. Ignored areas that are already ignored
+ * are not written (their stale copy is never read).
+ */
+function chooseAreas(members: Opened[], joining: Set<string>, wanted: number) {
+  const areas = members.flatMap((o) =>
+    o.read.mdas
+      .filter((m) => m.header)
+      .map((m) => ({
+        io: o.io,
+        header: m.header!,
+        path: o.path,
+        ignore: m.state === "ignored",
+        joining: joining.has(o.path),
+      })),
+  );
+  let inUse = areas.filter((a) => !a.joining && !a.ignore).length;
+  for (const a of areas)
+    if (a.joining && !a.ignore && wanted > 0) {
+      if (inUse >= wanted) a.ignore = true;
+      else inUse++;
+    }
+  if (!areas.some((a) => !a.ignore) && areas.length > 0) areas[0]!.ignore = false;
+  // A joining PV's area that becomes ignored gets this copy with the flag set, as LVM2 writes it.
+  return areas.filter((a) => !a.ignore || a.joining);
 }
 
 /** Wipe a VG from its PVs, one metadata area at a time (vgremove). */
