@@ -21,6 +21,7 @@ import {
   warnTo,
 } from "./common.js";
 import { discoverTool, scanFrom } from "./dvm-discover.js";
+import { manipTool } from "./dvm-manip.js";
 import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
 import { tmTool } from "./dvm-tm.js";
 import { glueSize, lvCommand, MUTATE_OPTIONS, vgCommand } from "./mutate.js";
@@ -42,7 +43,7 @@ const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
   dvm lv rename VG/LV NEWNAME
   dvm report pvs [PV...] | vgs|lvs|segs [VG...] [-o FIELD,...] [--reportformat json]
              [--units b|s|k|m|g|t] [--nosuffix] [--noheadings] [--separator S]
-  dvm discover|tm|report ...                    run one of the tools (see dvm TOOL --help)
+  dvm discover|tm|manip|report ...              run one of the tools (see dvm TOOL --help)
 
 GLOBAL (before or after the command):
   --devices DEV[,DEV...]  look only at these devices or image files
@@ -68,7 +69,12 @@ const WRAPPER_OPTIONS = {
 } as const;
 
 const DEFAULT_CONFIG = "/etc/dvm/dvm.json";
-const TOOLS: Record<string, Tool> = { discover: discoverTool, tm: tmTool, report: reportTool };
+const TOOLS: Record<string, Tool> = {
+  discover: discoverTool,
+  tm: tmTool,
+  manip: manipTool,
+  report: reportTool,
+};
 
 /** The wrapper passes its config to every stage explicitly. */
 function withDefaultConfig(p: Parsed): Parsed {
@@ -185,7 +191,6 @@ export const dvmTool: Tool = {
       case "merge":
       case "dmsim":
       case "polld":
-      case "manip":
       case "vol-activate":
       case "dmactivate":
       case "dmexec":
