@@ -14,10 +14,10 @@
 // the environment of every process. Loops and temporary files are removed on exit, also
 // after a failure or a signal (test/interop/lvm.ts's Lab).
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { generateId } from "../src/lvm2/uuid.ts";
 import { DIST } from "../test/helpers.ts";
 import { Lab } from "../test/interop/lvm.ts";
 
@@ -81,22 +81,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-function lvmId(): string {
-  const raw = [...randomBytes(32)].map((b) => ID_CHARS[b % ID_CHARS.length]).join("");
-  const cut = [6, 4, 4, 4, 4, 4, 6];
-  let at = 0;
-  return cut
-    .map((n) => {
-      at += n;
-      return raw.slice(at - n, at);
-    })
-    .join("-");
-}
-
 const lvText = (i: number) => `
 \t\tlv${i} {
-\t\t\tid = "${lvmId()}"
+\t\t\tid = "${generateId()}"
 \t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
 \t\t\tflags = []
 \t\t\tcreation_time = 1700000000

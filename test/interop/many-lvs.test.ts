@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { generateId } from "../../src/lvm2/uuid.ts";
 import { run } from "../helpers.ts";
 import { compareReport, FIELDS, JSON_BYTES, KINDS, Lab, pipeline, REPORT_VARIANTS, rows } from "./lvm.ts";
 
@@ -16,19 +16,6 @@ import { compareReport, FIELDS, JSON_BYTES, KINDS, Lab, pipeline, REPORT_VARIANT
 const N = 1000;
 const lab = new Lab();
 after(() => lab.cleanup());
-
-const ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-function lvmId(): string {
-  const raw = [...randomBytes(32)].map((b) => ID_CHARS[b % ID_CHARS.length]).join("");
-  const cut = [6, 4, 4, 4, 4, 4, 6];
-  const parts: string[] = [];
-  let at = 0;
-  for (const n of cut) {
-    parts.push(raw.slice(at, at + n));
-    at += n;
-  }
-  return parts.join("-");
-}
 
 function segment(i: number, start: number, pv: string, pe: number): string {
   return `
@@ -51,7 +38,7 @@ function lvText(i: number, creation: string): string {
   const tags = i % 7 === 0 ? `\t\t\ttags = ["t7", "group${i % 3}"]\n` : "";
   return `
 \t\tlv${i} {
-\t\t\tid = "${lvmId()}"
+\t\t\tid = "${generateId()}"
 \t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
 \t\t\tflags = []
 ${tags}${creation}\t\t\tsegment_count = ${two ? 2 : 1}

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { generateId } from "../../src/lvm2/uuid.ts";
 import { type RunResult, run } from "../helpers.ts";
 import { compareReport, FIELDS, JSON_BYTES, KINDS, Lab, rows } from "./lvm.ts";
 
@@ -745,23 +746,10 @@ describe("dvm's exit codes; refusals and --dry-run leave every byte of the PVs a
 // ---------------------------------------------------------------------------
 // A full metadata area.
 
-const ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-function lvmId(): string {
-  const raw = [...randomBytes(32)].map((x) => ID_CHARS[x % ID_CHARS.length]).join("");
-  const cut = [6, 4, 4, 4, 4, 4, 6];
-  const parts: string[] = [];
-  let at = 0;
-  for (const n of cut) {
-    parts.push(raw.slice(at, at + n));
-    at += n;
-  }
-  return parts.join("-");
-}
-
 /** LVM2's text for a 1-extent linear LV on `pv` at `pe`. */
 const lvText = (name: string, pv: string, pe: number) => `
 \t\t${name} {
-\t\t\tid = "${lvmId()}"
+\t\t\tid = "${generateId()}"
 \t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
 \t\t\tflags = []
 \t\t\tcreation_time = 1700000000
