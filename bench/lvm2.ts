@@ -17,9 +17,8 @@ import { spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateId } from "../src/lvm2/uuid.ts";
 import { DIST } from "../test/helpers.ts";
-import { Lab } from "../test/interop/lvm.ts";
+import { Lab, linearLvBackupText } from "../test/interop/lvm.ts";
 
 const { values } = parseArgs({
   options: {
@@ -81,29 +80,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const lvText = (i: number) => `
-\t\tlv${i} {
-\t\t\tid = "${generateId()}"
-\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
-\t\t\tflags = []
-\t\t\tcreation_time = 1700000000
-\t\t\tcreation_host = "bench"
-\t\t\tsegment_count = 1
-
-\t\t\tsegment1 {
-\t\t\t\tstart_extent = 0
-\t\t\t\textent_count = 1
-
-\t\t\t\ttype = "striped"
-\t\t\t\tstripe_count = 1
-
-\t\t\t\tstripes = [
-\t\t\t\t\t"pv${i % 2}", ${Math.floor(i / 2)}
-\t\t\t\t]
-\t\t\t}
-\t\t}
-`;
-
 interface Row {
   op: string;
   lvs: number;
@@ -127,7 +103,8 @@ function makeVg(n: number): { vg: string; devs: string[] } {
   const text = readFileSync(tmpl, "utf8");
   const end = text.lastIndexOf("\n}");
   const lvs: string[] = [];
-  for (let i = 0; i < n; i++) lvs.push(lvText(i));
+  for (let i = 0; i < n; i++)
+    lvs.push(linearLvBackupText(`lv${i}`, `pv${i % 2}`, Math.floor(i / 2), "bench"));
   writeFileSync(tmpl, `${text.slice(0, end)}\n\tlogical_volumes {\n${lvs.join("")}\t}\n${text.slice(end)}`);
   lab.lvm(["vgcfgrestore", "-q", "-f", tmpl, vg], devs);
   const count = lab.lvm(["vgs", "--noheadings", "-o", "lv_count", vg], devs).trim();

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { generateId } from "../../src/lvm2/uuid.ts";
 import { image, type RunResult, run, scratch } from "../helpers.ts";
 
 /**
@@ -247,3 +248,27 @@ export function pipeline(
   if (read.status !== 0) return read;
   return run("dvm-report", reportArgs, read.stdout);
 }
+
+/** LVM2's backup-file text for a 1-extent linear LV on `pv` at `pe` (for vgcfgrestore). */
+export const linearLvBackupText = (name: string, pv: string, pe: number, host = "interop") => `
+\t\t${name} {
+\t\t\tid = "${generateId()}"
+\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
+\t\t\tflags = []
+\t\t\tcreation_time = 1700000000
+\t\t\tcreation_host = "${host}"
+\t\t\tsegment_count = 1
+
+\t\t\tsegment1 {
+\t\t\t\tstart_extent = 0
+\t\t\t\textent_count = 1
+
+\t\t\t\ttype = "striped"
+\t\t\t\tstripe_count = 1
+
+\t\t\t\tstripes = [
+\t\t\t\t\t"${pv}", ${pe}
+\t\t\t\t]
+\t\t\t}
+\t\t}
+`;

@@ -3,9 +3,8 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { generateId } from "../../src/lvm2/uuid.ts";
 import { type RunResult, run } from "../helpers.ts";
-import { compareReport, FIELDS, JSON_BYTES, KINDS, Lab, rows } from "./lvm.ts";
+import { compareReport, FIELDS, JSON_BYTES, KINDS, Lab, linearLvBackupText, rows } from "./lvm.ts";
 
 /**
  * dvm's write path against LVM2 2.03 on loop devices:
@@ -746,30 +745,6 @@ describe("dvm's exit codes; refusals and --dry-run leave every byte of the PVs a
 // ---------------------------------------------------------------------------
 // A full metadata area.
 
-/** LVM2's text for a 1-extent linear LV on `pv` at `pe`. */
-const lvText = (name: string, pv: string, pe: number) => `
-\t\t${name} {
-\t\t\tid = "${generateId()}"
-\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]
-\t\t\tflags = []
-\t\t\tcreation_time = 1700000000
-\t\t\tcreation_host = "interop"
-\t\t\tsegment_count = 1
-
-\t\t\tsegment1 {
-\t\t\t\tstart_extent = 0
-\t\t\t\textent_count = 1
-
-\t\t\t\ttype = "striped"
-\t\t\t\tstripe_count = 1
-
-\t\t\t\tstripes = [
-\t\t\t\t\t"${pv}", ${pe}
-\t\t\t\t]
-\t\t\t}
-\t\t}
-`;
-
 /**
  * Create LVs with dvm until it refuses: it must refuse with exit 6 because
  * the metadata no longer fits, leave the devices untouched, and LVM2 must
@@ -848,7 +823,7 @@ describe("a full metadata area: dvm refuses with exit 6 and LVM2 still reads the
     const end = text.lastIndexOf("\n}");
     const restore = (n: number) => {
       let lvs = "";
-      for (let i = 0; i < n; i++) lvs += lvText(`pre${i}`, `pv${i % 2}`, Math.floor(i / 2));
+      for (let i = 0; i < n; i++) lvs += linearLvBackupText(`pre${i}`, `pv${i % 2}`, Math.floor(i / 2));
       const file = join(lab.dir, "mdbig-full.vg");
       writeFileSync(file, `${text.slice(0, end)}\n\tlogical_volumes {\n${lvs}\t}\n${text.slice(end)}`);
       lab.lvm(["vgcfgrestore", "-q", "-f", file, vg], devs);
