@@ -50,6 +50,11 @@ export type AnyDoc = DevicesDoc | VgDoc;
 
 /** Parse and validate every document on stdin. */
 export function parseDocs(text: string, source = "stdin"): AnyDoc[] {
+  return parseDocsOf(text, ["devices", "vg"], source) as AnyDoc[];
+}
+
+/** Parse and validate every document in `text`, each of one of `kinds`. */
+export function parseDocsOf(text: string, kinds: readonly string[], source = "stdin"): unknown[] {
   return splitJsonStream(text).map((t, i) => {
     let v: unknown;
     try {
@@ -58,12 +63,12 @@ export function parseDocs(text: string, source = "stdin"): AnyDoc[] {
       throw invalidInput(`${source}: document ${i + 1} is not valid JSON: ${(e as Error).message}`);
     }
     const kind = (v as { kind?: unknown })?.kind;
-    if (kind !== "devices" && kind !== "vg")
+    if (typeof kind !== "string" || !kinds.includes(kind))
       throw invalidInput(
-        `${source}: document ${i + 1}: field /kind: expected "devices" or "vg", got ${JSON.stringify(kind)}`,
+        `${source}: document ${i + 1}: field /kind: expected ${kinds.map((k) => JSON.stringify(k)).join(" or ")}, got ${JSON.stringify(kind)}`,
       );
     checkDoc(kind, v, `${source} document ${i + 1}`);
-    return v as AnyDoc;
+    return v;
   });
 }
 

@@ -9,7 +9,7 @@ import { invalidInput } from "./errors.js";
  */
 
 export type Schema = {
-  type?: "object" | "array" | "string" | "integer";
+  type?: "object" | "array" | "string" | "integer" | "number" | "boolean" | "null";
   const?: string | number;
   anyOf?: Schema[];
   properties?: Record<string, Schema>;
@@ -133,7 +133,119 @@ export const VgDocSchema = obj(
   { $id: "vg", title: "dvm vg document" },
 );
 
-export const SCHEMAS: Record<string, Schema> = { devices: DevicesDocSchema, vg: VgDocSchema };
+/** A dm target line: the typed fields of each target type are checked where tables are parsed (src/dm/target.ts). */
+const Target = obj(
+  { start_sectors: int(), length_sectors: int(), type: str(1) },
+  { additionalProperties: true },
+);
+const bool: Schema = { type: "boolean" };
+const Table = arr(Target);
+
+export const DmStateDocSchema = obj(
+  {
+    kind: lit("dm-state"),
+    version: lit(1),
+    source: str(),
+    devices: arr(
+      obj({
+        name: str(1),
+        uuid: opt(str()),
+        read_only: bool,
+        table: anyOf(Table, { type: "null" }),
+        depends_on: arr(str()),
+        major: opt(int()),
+        minor: opt(int()),
+        suspended: opt(bool),
+        open_count: opt(int()),
+        event_nr: opt(int()),
+        inactive_table: opt(anyOf(Table, { type: "null" })),
+        deferred_remove: opt(bool),
+        lv: opt(str()),
+      }),
+    ),
+    disks: opt(arr(obj({ path: str(1), major: int(), minor: int(), size_sectors: int() }))),
+    uuid_prefix: opt(str()),
+  },
+  { $id: "dm-state", title: "dvm dm-state document" },
+);
+
+const STEP_OPS = [
+  "create",
+  "load",
+  "suspend",
+  "resume",
+  "clear",
+  "remove",
+  "rename",
+  "message",
+  "status",
+  "table",
+  "info",
+  "deps",
+  "commit",
+  "end",
+];
+
+export const DmProgramDocSchema = obj(
+  {
+    kind: lit("dm-program"),
+    version: lit(1),
+    steps: arr(
+      obj({
+        id: int(1),
+        op: anyOf(...STEP_OPS.map(lit)),
+        name: opt(str(1)),
+        uuid: opt(str()),
+        new_name: opt(str(1)),
+        table: opt(Table),
+        read_only: opt(bool),
+        noflush: opt(bool),
+        nolockfs: opt(bool),
+        deferred: opt(bool),
+        sector: opt(int()),
+        text: opt(str()),
+        inactive: opt(bool),
+        result: opt(anyOf(lit("ok"), lit("rolled_back"))),
+        on_error: opt(anyOf(int(1), lit("continue"))),
+        comment: opt(str()),
+      }),
+    ),
+  },
+  { $id: "dm-program", title: "dvm dm-program document" },
+);
+
+export const ExecReportDocSchema = obj(
+  {
+    kind: lit("exec-report"),
+    version: lit(1),
+    backend: str(),
+    result: anyOf(lit("ok"), lit("rolled_back"), lit("stuck")),
+    exit_code: anyOf(lit(0), lit(8), lit(9)),
+    steps: arr(
+      obj({
+        id: int(1),
+        op: anyOf(...STEP_OPS.map(lit)),
+        name: opt(str()),
+        outcome: anyOf(lit("ok"), lit("failed")),
+        errno: opt(str()),
+        code: opt(int()),
+        message: opt(str()),
+        duration_ms: { type: "number", minimum: 0 },
+        output: opt(str()),
+      }),
+    ),
+    left: opt(arr(str())),
+  },
+  { $id: "exec-report", title: "dvm exec-report document" },
+);
+
+export const SCHEMAS: Record<string, Schema> = {
+  devices: DevicesDocSchema,
+  vg: VgDocSchema,
+  "dm-state": DmStateDocSchema,
+  "dm-program": DmProgramDocSchema,
+  "exec-report": ExecReportDocSchema,
+};
 
 const typeOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
 
@@ -170,6 +282,14 @@ function check(s: Schema, v: unknown): Failure | null {
       if (s.minimum !== undefined && v < s.minimum) return fail(`expected an integer >= ${s.minimum}`);
       if (s.maximum !== undefined && v > s.maximum) return fail(`expected an integer <= ${s.maximum}`);
       return null;
+    case "number":
+      if (typeof v !== "number" || !Number.isFinite(v)) return fail("expected a number");
+      if (s.minimum !== undefined && v < s.minimum) return fail(`expected a number >= ${s.minimum}`);
+      return null;
+    case "boolean":
+      return typeof v === "boolean" ? null : fail("expected true or false");
+    case "null":
+      return v === null ? null : fail("expected null");
     case "string":
       if (typeof v !== "string") return fail("expected a string");
       if (s.minLength && v.length < s.minLength) return fail("expected a non-empty string");
@@ -208,6 +328,7 @@ function check(s: Schema, v: unknown): Failure | null {
 function describe(s: Schema): string {
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.anyOf) return s.anyOf.map(describe).join(" or ");
+  if (s.type === "null") return "null";
   return s.type === "integer"
     ? "an integer"
     : `a${s.type === "object" || s.type === "array" ? "n" : ""} ${s.type}`;
