@@ -1,0 +1,222 @@
+import { performance } from "node:perf_hooks";
+import { invalidInput } from "../lib/errors.js";
+import { type DmBackend, DmFailure } from "./backend.js";
+import type { DmProgramDoc, DmStep, ExecReportDoc, StepReport } from "./docs.js";
+import { isModelled, parseParams, printParams, type TargetLine } from "./target.js";
+
+/**
+ * dvm-dmexec's engine: run a dm program step by step on a backend, following
+ * each failing step's on_error branch, and report every step. The program is
+ * checked whole before the first step runs, so a malformed program changes
+ * nothing.
+ */
+
+export interface ExecOptions {
+  /** The metadata commit of a two-phase commit; throwing here fails the commit step. */
+  onCommit?: () => void;
+  /** Called after each step (progress output, logs). */
+  onStep?: (r: StepReport) => void;
+}
+
+const DEVICE_OPS = new Set(["create", "load", "suspend", "resume", "clear", "remove", "rename", "message"]);
+const QUERY_OPS = new Set(["status", "table", "info", "deps"]);
+
+/** Check a program's structure: ids, branch targets, the fields each op needs, typed target lines. */
+export function checkProgram(p: DmProgramDoc): void {
+  const ids = new Set<number>();
+  p.steps.forEach((s, i) => {
+    const at = `dm-program step ${i + 1} (id ${s.id}, ${s.op})`;
+    if (ids.has(s.id)) throw invalidInput(`${at}: id ${s.id} is used twice`);
+    ids.add(s.id);
+    if ((DEVICE_OPS.has(s.op) || QUERY_OPS.has(s.op)) && !s.name)
+      throw invalidInput(`${at}: field name is required`);
+    if (s.op === "load" && !s.table) throw invalidInput(`${at}: field table is required`);
+    if (s.op === "rename" && !s.new_name && !s.uuid)
+      throw invalidInput(`${at}: rename needs new_name or uuid`);
+    if (s.op === "message" && (s.sector === undefined || s.text === undefined))
+      throw invalidInput(`${at}: message needs sector and text`);
+    if (s.op === "end" && !s.result) throw invalidInput(`${at}: end needs result ok or rolled_back`);
+    for (const t of s.table ?? []) checkTargetShape(t, at);
+  });
+  for (const s of p.steps)
+    if (typeof s.on_error === "number" && !ids.has(s.on_error))
+      throw invalidInput(`dm-program step id ${s.id}: on_error ${s.on_error} names no step`);
+  if (!p.steps.some((s) => s.op === "end" && s.result === "ok"))
+    throw invalidInput('dm-program: no {"op":"end","result":"ok"} step');
+}
+
+/** A typed target line must print and parse back to itself: that checks every typed field. */
+function checkTargetShape(t: TargetLine, at: string): void {
+  if (!isModelled(t) && typeof (t as { params?: unknown }).params !== "string")
+    throw invalidInput(`${at}: target type "${t.type}" needs its parameters as text in field params`);
+  let again: TargetLine;
+  try {
+    again = parseParams(t.type, printParams(t), t, `${t.start_sectors} ${t.length_sectors} ${t.type}`);
+  } catch (e) {
+    throw invalidInput(`${at}: ${(e as Error).message}`);
+  }
+  if (JSON.stringify(canon(again)) !== JSON.stringify(canon(t)))
+    throw invalidInput(`${at}: target ${JSON.stringify(t).slice(0, 120)} has fields of the wrong type`);
+}
+
+const canon = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(canon)
+    : v && typeof v === "object"
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+
+/** Carry out one step; returns query output, if any. */
+function runStep(b: DmBackend, s: DmStep, opts: ExecOptions): string | undefined {
+  const name = s.name!;
+  const flags = { noflush: s.noflush, nolockfs: s.nolockfs };
+  switch (s.op) {
+    case "create":
+      // With a table, as dmsetup create: create + load + resume, and no device left behind on failure.
+      b.create(name, s.uuid);
+      if (s.table) {
+        try {
+          b.load(name, s.table, s.read_only ?? false);
+          b.resume(name);
+        } catch (e) {
+          try {
+            b.remove(name);
+          } catch {}
+          throw e;
+        }
+      }
+      return;
+    case "load":
+      b.load(name, s.table!, s.read_only ?? false);
+      return;
+    case "suspend":
+      b.suspend(name, flags);
+      return;
+    case "resume":
+      b.resume(name, flags);
+      return;
+    case "clear":
+      b.clear(name);
+      return;
+    case "remove":
+      b.remove(name, { deferred: s.deferred });
+      return;
+    case "rename":
+      if (s.new_name) b.rename(name, s.new_name);
+      else b.setUuid(name, s.uuid!);
+      return;
+    case "message":
+      return b.message(name, s.sector!, s.text!);
+    case "status":
+    case "table":
+    case "info":
+    case "deps":
+      return b.query(s.op, name, s.inactive);
+    case "commit":
+      opts.onCommit?.();
+      return;
+    case "end":
+      return;
+  }
+}
+
+/** Run a checked program; never throws for a failing step (that is in the report), only for a bad program. */
+export function runProgram(program: DmProgramDoc, backend: DmBackend, opts: ExecOptions = {}): ExecReportDoc {
+  checkProgram(program);
+  const index = new Map(program.steps.map((s, i) => [s.id, i]));
+  const reports: StepReport[] = [];
+  let pc = 0;
+  let recovering = false;
+  let anyFailed = false;
+  const failures: string[] = [];
+  // A program that jumps back could loop forever; no sane program runs a step more than a few times.
+  let budget = program.steps.length * 4 + 16;
+  let result: ExecReportDoc["result"] | undefined;
+  while (pc < program.steps.length) {
+    if (budget-- <= 0) {
+      failures.push("the program loops: stopped");
+      result = "stuck";
+      break;
+    }
+    const s = program.steps[pc]!;
+    if (s.op === "end") {
+      // Clean only when nothing failed on the way: "ok" on the forward path, "rolled_back" after a recovery.
+      const clean = !anyFailed && (s.result === "ok" ? !recovering : recovering);
+      result = clean ? s.result! : "stuck";
+      if (!clean) failures.push(`reached end (${s.result}) after failures`);
+      reports.push({ id: s.id, op: s.op, outcome: "ok", duration_ms: 0 });
+      break;
+    }
+    const t0 = performance.now();
+    const r: StepReport = { id: s.id, op: s.op, outcome: "ok", duration_ms: 0 };
+    if (s.name) r.name = s.name;
+    let failed = false;
+    try {
+      const out = runStep(backend, s, opts);
+      if (out !== undefined && out !== "") r.output = out;
+    } catch (e) {
+      failed = true;
+      r.outcome = "failed";
+      if (e instanceof DmFailure) {
+        r.errno = e.errno;
+        r.code = e.code;
+      }
+      r.message = (e as Error).message;
+    }
+    r.duration_ms = Math.round((performance.now() - t0) * 1000) / 1000;
+    reports.push(r);
+    opts.onStep?.(r);
+    if (!failed) {
+      pc++;
+      continue;
+    }
+    const what = `step ${s.id} ${s.op}${s.name ? ` ${s.name}` : ""} failed: ${r.message}`;
+    if (s.on_error === "continue") {
+      anyFailed = true;
+      failures.push(what);
+      pc++;
+    } else if (typeof s.on_error === "number" && !recovering) {
+      // Entering the recovery branch: from here on any failure means the old state may not be back.
+      recovering = true;
+      pc = index.get(s.on_error)!;
+    } else {
+      failures.push(what);
+      result = "stuck";
+      break;
+    }
+  }
+  if (!result) {
+    failures.push("the program ran off its end without an end step");
+    result = "stuck";
+  }
+  const report: ExecReportDoc = {
+    kind: "exec-report",
+    version: 1,
+    backend: backend.name,
+    result,
+    exit_code: result === "ok" ? 0 : result === "rolled_back" ? 8 : 9,
+    steps: reports,
+  };
+  if (result === "stuck") report.left = [...failures, ...leftState(backend)];
+  return report;
+}
+
+/** What a stuck program leaves behind, in words: suspended devices and staged tables. */
+function leftState(b: DmBackend): string[] {
+  try {
+    const st = b.state();
+    const out: string[] = [];
+    for (const d of st.devices) {
+      if (d.suspended) out.push(`${d.name} is suspended (resume it: dmsetup resume ${d.name})`);
+      if (d.inactive_table) out.push(`${d.name} has a staged inactive table`);
+      if (!d.table) out.push(`${d.name} has no live table`);
+    }
+    return out;
+  } catch (e) {
+    return [`the dm state could not be read: ${(e as Error).message}`];
+  }
+}
