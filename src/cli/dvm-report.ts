@@ -1,8 +1,10 @@
 import { isatty } from "node:tty";
-import { type AnyDoc, parseDocs, readStdinText } from "../lib/docio.js";
+import type { DmStateDoc } from "../dm/docs.js";
+import { type AnyDoc, parseDocsOf, readStdinText } from "../lib/docio.js";
 import type { DeviceEntry, VgDoc } from "../lib/docs.js";
 import { usageError } from "../lib/errors.js";
 import { rawId } from "../lvm2/uuid.js";
+import { activityFromDmState } from "../report/activity.js";
 import { type ReportInput, type ReportKind, type ReportOptions, renderReport } from "../report/index.js";
 import { checkUnits } from "../report/units.js";
 import { flag, type Io, type Parsed, parse, str, type Tool } from "./common.js";
@@ -10,7 +12,8 @@ import { flag, type Io, type Parsed, parse, str, type Tool } from "./common.js";
 const USAGE = `Usage: dvm-report pvs [PV...] | vgs [VG...] | lvs [VG[/LV]...] | segs [VG...]  [OPTIONS]
 
 LVM2's pvs / vgs / lvs / lvs --segments tables from vg documents on stdin (as dvm-tm read
-prints them; a devices document adds orphan PVs).
+prints them; a devices document adds orphan PVs; a dm-state document, as dvm-dmexec state
+prints it, adds LV activation).
 
 Options:
   -o, --options FIELD[,FIELD...]   columns (LVM2 field names; "+FIELD" adds to the defaults)
@@ -59,8 +62,11 @@ export function reportArgs(p: Parsed, positionals: string[]): { kind: ReportKind
   return { kind: kind as ReportKind, opts };
 }
 
-/** vg documents, plus the orphan PVs among any devices documents (PVs no VG lists and no metadata claims). */
-export function reportInput(docs: AnyDoc[]): ReportInput {
+/**
+ * vg documents, plus the orphan PVs among any devices documents (PVs no VG
+ * lists and no metadata claims), plus LV activation from a dm-state document.
+ */
+export function reportInput(docs: (AnyDoc | DmStateDoc)[]): ReportInput {
   const vgs = docs.filter((d): d is VgDoc => d.kind === "vg");
   const members = new Set(vgs.flatMap((v) => v.vg.physical_volumes.map((pv) => rawId(String(pv.id)))));
   const orphans: DeviceEntry[] = [];
@@ -69,7 +75,9 @@ export function reportInput(docs: AnyDoc[]): ReportInput {
       for (const e of d.devices)
         if (e.pv && !members.has(rawId(e.pv.uuid)) && !e.pv.mdas.some((m) => m.state === "ok"))
           orphans.push(e);
-  return { vgs, orphans };
+  const dm = docs.filter((d): d is DmStateDoc => d.kind === "dm-state");
+  if (dm.length > 1) throw usageError(`expected at most one dm-state document on stdin, got ${dm.length}`);
+  return dm[0] ? { vgs, orphans, activity: activityFromDmState(vgs, dm[0]) } : { vgs, orphans };
 }
 
 export const reportTool: Tool = {
@@ -80,7 +88,8 @@ export const reportTool: Tool = {
     const { kind, opts } = reportArgs(p, p.positionals);
     const text = isatty(0) ? "" : readStdinText();
     if (text.trim() === "") throw usageError("expected vg documents on stdin (e.g. from dvm-tm read VG)");
-    io.out(renderReport(kind, reportInput(parseDocs(text)), opts));
+    const docs = parseDocsOf(text, ["vg", "devices", "dm-state"]) as (AnyDoc | DmStateDoc)[];
+    io.out(renderReport(kind, reportInput(docs), opts));
     return 0;
   },
 };

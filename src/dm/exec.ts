@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { invalidInput } from "../lib/errors.js";
 import { type DmBackend, DmFailure } from "./backend.js";
 import type { DmProgramDoc, DmStep, ExecReportDoc, StepReport } from "./docs.js";
-import { isModelled, parseParams, printParams, type TargetLine } from "./target.js";
+import { isModelled, parseParams, printParams, printTarget, type TargetLine } from "./target.js";
 
 /**
  * dvm-dmexec's engine: run a dm program step by step on a backend, following
@@ -219,4 +219,29 @@ function leftState(b: DmBackend): string[] {
   } catch (e) {
     return [`the dm state could not be read: ${(e as Error).message}`];
   }
+}
+
+/** A program as lines people read (for --dry-run): one step per line, its table lines below it. */
+export function formatProgram(p: DmProgramDoc): string {
+  const out: string[] = [];
+  for (const s of p.steps) {
+    const args: string[] = [];
+    if (s.name) args.push(s.name);
+    if (s.op === "create" && s.uuid) args.push(`uuid ${s.uuid}`);
+    if (s.op === "rename") args.push(s.new_name ? `to ${s.new_name}` : `set uuid ${s.uuid}`);
+    if (s.op === "message") args.push(`${s.sector} "${s.text}"`);
+    if (s.read_only) args.push("read-only");
+    if (s.op === "end") args.push(s.result ?? "");
+    const branch =
+      s.on_error === undefined
+        ? ""
+        : s.on_error === "continue"
+          ? "  [on error: continue]"
+          : `  [on error: go to ${s.on_error}]`;
+    out.push(
+      `${String(s.id).padStart(3)}  ${s.op} ${args.join(" ")}${branch}${s.comment ? `  # ${s.comment}` : ""}`,
+    );
+    for (const t of s.table ?? []) out.push(`       ${printTarget(t)}`);
+  }
+  return `${out.join("\n")}\n`;
 }

@@ -14,6 +14,14 @@ export interface DvmConfig {
   };
   /** Directory of the VG lock files (LVM2's default /run/lock/lvm). */
   lock_dir?: string;
+  dm?: {
+    /** "kernel" or "sim". */
+    backend?: string;
+    /** The sim's state folder. */
+    sim_dir?: string;
+    /** kernel backend: a command that runs the dmsetup argv given after it (e.g. in a VM). */
+    runner?: string[];
+  };
 }
 
 export function loadConfig(path: string | undefined): DvmConfig {
@@ -46,6 +54,18 @@ export function loadConfig(path: string | undefined): DvmConfig {
   }
   if (c.lock_dir !== undefined && typeof c.lock_dir !== "string")
     throw invalidInput(`config ${path}: "lock_dir" must be a string`);
+  const dm = c.dm;
+  if (dm !== undefined) {
+    if (typeof dm !== "object" || dm === null) throw invalidInput(`config ${path}: "dm" must be an object`);
+    for (const k of ["backend", "sim_dir"] as const)
+      if (dm[k] !== undefined && typeof dm[k] !== "string")
+        throw invalidInput(`config ${path}: "dm.${k}" must be a string`);
+    if (
+      dm.runner !== undefined &&
+      (!Array.isArray(dm.runner) || !dm.runner.every((x) => typeof x === "string"))
+    )
+      throw invalidInput(`config ${path}: "dm.runner" must be a list of strings`);
+  }
   return c;
 }
 

@@ -70,27 +70,59 @@ export interface CommitTarget {
 }
 
 /**
+ * Between precommit and commit: LVM2's two-phase commit runs device-mapper
+ * work here (load and suspend, then resume after the commit). It gets a
+ * function that does the commit and must call it once to go ahead; if it
+ * returns without calling it, or throws before, the precommit is reverted.
+ */
+export type Phase2 = (commitNow: () => void) => void;
+
+/**
  * Commit `text` to every target area. Before the last header write a
  * reader sees the old copy (never overwritten); after it, the new one.
+ * Returns the new locations, or null when `phase2` chose not to commit.
  */
-export function commit(targets: CommitTarget[], text: string): RawLocn[] {
+export function commit(targets: CommitTarget[], text: string, phase2?: Phase2): RawLocn[] | null {
   const { data, crc } = encodeText(text);
   const plans = targets.map((t) => planCopy(t.header, data, crc));
   const ios = new Set(targets.map((t) => t.io));
+  const flushAll = () => {
+    for (const io of ios) io.flush();
+  };
   targets.forEach((t, i) => {
     for (const p of plans[i]!.pieces) t.io.write(p.offset, p.data);
   });
-  for (const io of ios) io.flush();
+  flushAll();
   targets.forEach((t, i) => {
     const pre = { ...t.header, precommitted: plans[i]!.locn };
     t.io.write(t.header.start, encodeMdaHeader(pre));
   });
-  for (const io of ios) io.flush();
-  targets.forEach((t, i) => {
-    const committed = { ...plans[i]!.locn, flags: t.ignore ? RAW_LOCN_IGNORED : 0 };
-    const done = { ...t.header, committed, precommitted: EMPTY_LOCN };
-    t.io.write(t.header.start, encodeMdaHeader(done));
-  });
-  for (const io of ios) io.flush();
-  return plans.map((p) => p.locn);
+  flushAll();
+  let committed = false;
+  const commitNow = () => {
+    if (committed) throw new Error("metadata committed twice");
+    targets.forEach((t, i) => {
+      const locn = { ...plans[i]!.locn, flags: t.ignore ? RAW_LOCN_IGNORED : 0 };
+      const done = { ...t.header, committed: locn, precommitted: EMPTY_LOCN };
+      t.io.write(t.header.start, encodeMdaHeader(done));
+    });
+    flushAll();
+    committed = true;
+  };
+  if (!phase2) commitNow();
+  else {
+    try {
+      phase2(commitNow);
+    } finally {
+      if (!committed) revertPrecommit(targets);
+    }
+  }
+  return committed ? plans.map((p) => p.locn) : null;
+}
+
+/** Drop a precommitted copy: each header as it was, slot 1 empty (LVM2's vg_revert). */
+function revertPrecommit(targets: CommitTarget[]): void {
+  for (const t of targets)
+    t.io.write(t.header.start, encodeMdaHeader({ ...t.header, precommitted: EMPTY_LOCN }));
+  for (const io of new Set(targets.map((t) => t.io))) io.flush();
 }

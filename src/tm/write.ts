@@ -5,7 +5,7 @@ import { DvmError, Exit } from "../lib/errors.js";
 import { ctime } from "../lib/time.js";
 import { bytes, SECTOR_SIZE } from "../lib/units.js";
 import { VERSION } from "../lib/version.js";
-import { commit, encodeText, planCopy } from "../lvm2/commit.js";
+import { commit, encodeText, type Phase2, planCopy } from "../lvm2/commit.js";
 import { type PvRead, readPv, TextCache } from "../lvm2/disk.js";
 import { encodeLabel, PV_EXT_USED } from "../lvm2/label.js";
 import { emptyMdaHeader, encodeMdaHeader, RAW_LOCN_IGNORED } from "../lvm2/mda.js";
@@ -51,6 +51,8 @@ export interface WritePlan extends VgText {
   joining: string[];
   leaving: string[];
   written: { path: string; mda_start_bytes: number }[];
+  /** false when a two-phase commit's device-mapper work rolled back and the precommit was reverted. */
+  committed?: boolean;
 }
 
 interface Opened {
@@ -105,6 +107,8 @@ export interface WriteOptions {
   vgId?: string;
   description: string;
   dryRun?: boolean;
+  /** Device-mapper work between precommit and commit (the two-phase commit); see commit(). */
+  phase2?: Phase2;
 }
 
 export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptions): WritePlan {
@@ -168,7 +172,8 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
     if (opts.dryRun) return plan;
     // LVM2 marks PVs as used before their first metadata lands on them.
     for (const u of members) setUsed(get(u), true);
-    commit(targets, text);
+    const done = commit(targets, text, opts.phase2);
+    if (!done) return { ...plan, committed: false };
     for (const u of leaving) orphan(get(u));
     return plan;
   } finally {
