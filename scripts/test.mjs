@@ -18,6 +18,7 @@ function files(dir, skip = []) {
 
 const TIERS = {
   unit: { files: () => files("test", ["interop", "kernel", "sim"]), needs: () => [] },
+  sim: { files: () => files("test/sim"), needs: () => [] },
   interop: {
     files: () => files("test/interop"),
     needs: () => {

@@ -1,5 +1,6 @@
 import { writeSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { DmFailure } from "../dm/backend.js";
 import { loadConfig } from "../lib/config.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
 import { type Bytes, bytes } from "../lib/units.js";
@@ -104,6 +105,8 @@ export const processIo: Io = { out: (s) => writeAll(1, s), err: (s) => writeAll(
 export interface Tool {
   name: string;
   usage: string;
+  /** Run even without arguments (a tool that reads everything from stdin); otherwise no arguments print the usage, exit 1. */
+  argsOptional?: boolean;
   run(argv: string[], io: Io): number | undefined;
 }
 
@@ -115,16 +118,20 @@ export function runTool(tool: Tool, argv: string[], io: Io = processIo): number 
       io.out(`${tool.name} ${VERSION}\n`);
       return Exit.ok;
     }
-    if (argv.length === 0 || argv.includes("--help") || argv.includes("-h") || argv[0] === "help") {
+    const bare = argv.length === 0 && !tool.argsOptional;
+    if (bare || argv.includes("--help") || argv.includes("-h") || argv[0] === "help") {
       io.out(tool.usage);
       return argv.length === 0 ? Exit.usage : Exit.ok;
     }
     return tool.run(argv, io) ?? Exit.ok;
   } catch (e) {
+    // A device-mapper call that failed outside a program (e.g. reading the state) changed nothing.
     const err =
       e instanceof DvmError
         ? e
-        : new DvmError(Exit.internal, `internal error: ${(e as Error)?.stack ?? String(e)}`);
+        : e instanceof DmFailure
+          ? new DvmError(Exit.dmRolledBack, `device-mapper: ${e.message} (${e.errno}); nothing changed`)
+          : new DvmError(Exit.internal, `internal error: ${(e as Error)?.stack ?? String(e)}`);
     io.err(`${tool.name}: error: ${err.message}\n`);
     if (json)
       io.err(

@@ -6,11 +6,21 @@ import type { DevicesDoc } from "../lib/docs.js";
 import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
 import { lineDiff } from "../lib/textdiff.js";
 import { printVgText } from "../lvm2/vg.js";
+import { activateVg, dmFailure } from "../tm/activate.js";
 import { GLOBAL_LOCK, lockAll, vgLockName } from "../tm/lock.js";
 import { readAllVgs, readVg } from "../tm/read.js";
 import { restoreVg } from "../tm/restore.js";
-import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
+import {
+  createVg,
+  DmRunError,
+  recoverVg,
+  removeVg,
+  type TxOptions,
+  type TxResult,
+  updateVg,
+} from "../tm/update.js";
 import { flag, type Io, type Parsed, parse, scanScope, str, type Tool, warnTo } from "./common.js";
+import { BACKEND_OPTIONS, backendFromArgs } from "./dm-common.js";
 import { scanFrom } from "./dvm-discover.js";
 
 const USAGE = `Usage: dvm-tm COMMAND [OPTIONS]   (devices document on stdin, e.g. from dvm-discover find VG)
@@ -35,6 +45,13 @@ Commands:
   remove VG      wipe the VG's metadata from its PVs (refuses a VG with LVs unless --force)
   recover VG     mark missing PVs MISSING in the metadata so the rest stays usable;
                  --remove-missing drops them and the LVs wholly on them (--force: partly too)
+  activate VG[/LV]...    make the VG's LVs (or the ones named) live in device-mapper;
+  deactivate VG[/LV]...  or remove them; prints the exec report (--dry-run: the dm program)
+
+With --activate, update keeps device-mapper in step: LVs that are active stay active with
+their new tables, in LVM2's two-phase commit (precommit; load and suspend; commit; resume).
+A device-mapper failure exits 8 when everything was put back, 9 when it could not be
+(the exec report, printed on stdout, says what is left).
 
 Options:
   --partial               read a VG even with PVs missing
@@ -43,6 +60,8 @@ Options:
   --lock-dir DIR          where the VG lock files are (default /run/lock/lvm, LVM2's)
   --nowait                fail with exit 5 instead of waiting for a lock
   --devices DEV[,DEV...]  without a devices document on stdin: scan these devices
+  --activate              update: reload active LVs (two-phase commit)
+  --dm-backend kernel|sim, --sim-dir DIR   the device-mapper to drive (sim: a state folder)
   -c, --config FILE       JSON config
   --json, --help, --version
 `;
@@ -55,6 +74,8 @@ const OPTIONS = {
   nowait: { type: "boolean" },
   force: { type: "boolean" },
   "remove-missing": { type: "boolean" },
+  activate: { type: "boolean" },
+  ...BACKEND_OPTIONS,
 } as const;
 
 /** Run a mutator process: the document on its stdin, the new document from its stdout. */
@@ -123,6 +144,23 @@ export function devicesInput(p: Parsed): DevicesDoc {
   return onlyDoc(parseDocs(text), "devices", "dvm-tm");
 }
 
+/** `VG` or `VG/LV...` of one VG: the VG and the LVs named (none = all). */
+export function vgSelection(args: string[], cmd: string): { vg: string; lvs: string[] } {
+  if (!args.length) throw usageError(`${cmd} needs VG or VG/LV`);
+  let vg: string | undefined;
+  const lvs: string[] = [];
+  for (const a of args) {
+    const m = /^(?:\/dev\/)?([^/]+)(?:\/([^/]+))?$/.exec(a);
+    if (!m) throw usageError(`${cmd}: "${a}" is not VG or VG/LV`);
+    if (vg !== undefined && m[1] !== vg)
+      throw usageError(`${cmd}: one VG at a time (got "${vg}" and "${m[1]}")`);
+    vg = m[1]!;
+    if (m[2]) lvs.push(m[2]);
+    else if (args.length > 1) throw usageError(`${cmd}: name either the VG or its LVs`);
+  }
+  return { vg: vg!, lvs };
+}
+
 export const tmTool: Tool = {
   name: "dvm-tm",
   usage: USAGE,
@@ -184,12 +222,21 @@ export const tmTool: Tool = {
         if (!(timeout > 0))
           throw new DvmError(Exit.invalid, `--timeout must be a positive number of seconds`);
         const opts = txOptions(p, io, `Write from dvm-tm ${cmd} ${args[0]} -- ${mutator.join(" ")}.`);
+        if (flag(p, "activate")) {
+          if (cmd !== "update") throw usageError("--activate goes with update");
+          opts.activation = { backend: backendFromArgs(p) };
+        }
         const run = spawnMutator(mutator, timeout, io);
-        printTx(
-          cmd === "update" ? updateVg(args[0]!, run, opts) : createVg(args[0]!, () => run(undefined), opts),
-          p,
-          io,
-        );
+        try {
+          printTx(
+            cmd === "update" ? updateVg(args[0]!, run, opts) : createVg(args[0]!, () => run(undefined), opts),
+            p,
+            io,
+          );
+        } catch (e) {
+          if (e instanceof DmRunError && e.dm.report) io.out(toJson(e.dm.report));
+          throw e;
+        }
         return 0;
       }
       case "remove": {
@@ -207,6 +254,27 @@ export const tmTool: Tool = {
         });
         if (!r) io.err(`dvm-tm: volume group "${args[0]}" has no missing PVs to recover\n`);
         printTx(r, p, io);
+        return 0;
+      }
+      case "activate":
+      case "deactivate": {
+        const { vg, lvs } = vgSelection(args, cmd);
+        const backend = backendFromArgs(p);
+        const all = lvs.length === 0 ? "all" : lvs;
+        const r = activateVg(
+          vg,
+          cmd === "activate" ? { backend, activate: all } : { backend, deactivate: all },
+          {
+            ...txOptions(p, io, ""),
+            dryRun: flag(p, "dry-run"),
+          },
+        );
+        if (!r.report) {
+          io.out(toJson(r.plan.program));
+          return 0;
+        }
+        io.out(toJson(r.report));
+        if (r.report.result !== "ok") throw dmFailure(r.report);
         return 0;
       }
       case undefined:

@@ -1,12 +1,18 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isatty } from "node:tty";
 import { fileURLToPath } from "node:url";
 import { labelDevices, unlabelDevices } from "../discover/label.js";
 import { devicesDoc } from "../discover/scan.js";
+import { openBackend } from "../dm/backends.js";
+import { formatProgram } from "../dm/exec.js";
+import { SimBackend } from "../dm/sim/index.js";
 import { toJson } from "../lib/docio.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
+import { activityFromDmState } from "../report/activity.js";
 import { renderReport } from "../report/index.js";
+import { activateVg, dmFailure } from "../tm/activate.js";
 import { readAllVgs } from "../tm/read.js";
 import {
   flag,
@@ -20,10 +26,14 @@ import {
   type Tool,
   warnTo,
 } from "./common.js";
+import { availableBackend, backendChoice, requiredBackend } from "./dm-common.js";
 import { discoverTool, scanFrom } from "./dvm-discover.js";
+import { dmactivateTool } from "./dvm-dmactivate.js";
+import { dmexecTool } from "./dvm-dmexec.js";
 import { manipTool } from "./dvm-manip.js";
 import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
-import { tmTool } from "./dvm-tm.js";
+import { tmTool, vgSelection } from "./dvm-tm.js";
+import { volActivateTool } from "./dvm-vol-activate.js";
 import { glueSize, lvCommand, MUTATE_OPTIONS, vgCommand } from "./mutate.js";
 
 const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
@@ -41,9 +51,19 @@ const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
   dvm lv reduce VG/LV --size [-]SIZE
   dvm lv remove VG/LV
   dvm lv rename VG/LV NEWNAME
+  dvm activate VG[/LV]...                       make LVs live in device-mapper
+  dvm deactivate VG[/LV]...
   dvm report pvs [PV...] | vgs|lvs|segs [VG...] [-o FIELD,...] [--reportformat json]
              [--units b|s|k|m|g|t] [--nosuffix] [--noheadings] [--separator S]
-  dvm discover|tm|manip|report ...              run one of the tools (see dvm TOOL --help)
+  dvm dmsim read|write NAME OFFSET LENGTH       I/O through a sim device (byte offsets;
+                                                write takes the data on stdin)
+  dvm discover|tm|manip|vol-activate|dmactivate|dmexec|report ...
+                                                run one of the tools (see dvm TOOL --help)
+
+Changing an active LV (extend, reduce, rename, remove) reloads its device-mapper tables in
+LVM2's two-phase commit. The device-mapper is the kernel's (through dmsetup) or, with
+--dm-backend sim --sim-dir DIR (or DVM_SIM_DIR), the sim: a user-space device-mapper
+on image files, no root needed.
 
 GLOBAL (before or after the command):
   --devices DEV[,DEV...]  look only at these devices or image files
@@ -73,6 +93,9 @@ const TOOLS: Record<string, Tool> = {
   discover: discoverTool,
   tm: tmTool,
   manip: manipTool,
+  "vol-activate": volActivateTool,
+  dmactivate: dmactivateTool,
+  dmexec: dmexecTool,
   report: reportTool,
 };
 
@@ -151,6 +174,59 @@ function reportPipeline(p: Parsed, io: Io): number {
   return 0;
 }
 
+function activateCommand(p: Parsed, cmd: "activate" | "deactivate", args: string[], io: Io): number {
+  const { vg, lvs } = vgSelection(args, cmd);
+  const backend = requiredBackend(p, cmd);
+  const { devices, config } = scanScope(p);
+  const all = lvs.length === 0 ? "all" : lvs;
+  const r = activateVg(vg, cmd === "activate" ? { backend, activate: all } : { backend, deactivate: all }, {
+    scan: () => scanFrom(config, devices),
+    lockDir: str(p, "lock-dir") ?? config.lock_dir,
+    nowait: flag(p, "nowait"),
+    dryRun: flag(p, "dry-run"),
+    warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
+  });
+  if (!r.report) {
+    io.out(flag(p, "json") ? toJson(r.plan.program) : formatProgram(r.plan.program));
+    return 0;
+  }
+  if (flag(p, "json")) io.out(toJson(r.report));
+  if (r.report.result !== "ok") throw dmFailure(r.report);
+  if (!flag(p, "json"))
+    io.out(`  ${r.plan.active.length} logical volume(s) in volume group "${vg}" now active\n`);
+  return 0;
+}
+
+/** A byte count: digits with an optional b/s/k/m/g/t suffix (no suffix = bytes). */
+function byteArg(text: string | undefined, what: string): number {
+  if (text === undefined) throw usageError(`dmsim needs ${what}`);
+  return parseSize(/^\d+$/.test(text) ? `${text}b` : text, what);
+}
+
+/** I/O through a sim device: the data path of the sim, for trying and testing LVs without root. */
+function dmsimCommand(p: Parsed, sub: string | undefined, args: string[]): number {
+  const backend = openBackend({ ...backendChoice(p), kind: "sim" });
+  if (!(backend instanceof SimBackend)) throw new DvmError(Exit.internal, "dmsim: not a sim backend");
+  const [name, off, len, ...rest] = args;
+  if (!name) throw usageError("dmsim needs a device name");
+  if (rest.length) throw usageError(`dmsim: unexpected argument "${rest[0]}"`);
+  const offset = byteArg(off, "OFFSET");
+  const length = byteArg(len, "LENGTH");
+  if (sub === "read") {
+    const data = backend.readData(name, offset, length);
+    writeSync(1, data);
+    return 0;
+  }
+  if (sub === "write") {
+    const data = isatty(0) ? Buffer.alloc(0) : readFileSync(0);
+    if (data.length !== length)
+      throw new DvmError(Exit.invalid, `dmsim write: LENGTH is ${length} bytes but stdin had ${data.length}`);
+    backend.writeData(name, offset, data);
+    return 0;
+  }
+  throw usageError(`unknown dmsim command "${sub ?? ""}" (read, write)`);
+}
+
 export const dvmTool: Tool = {
   name: "dvm",
   usage: USAGE,
@@ -178,22 +254,28 @@ export const dvmTool: Tool = {
           warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
           prefetched: new Map(scanned.map((d) => [d.entry.path, { read: d.read, size: d.entry.size_bytes }])),
         });
-        io.out(renderReport(kind, { vgs, orphans }, opts));
+        // LV activation comes from the device-mapper, when there is one (lvs' state and open columns).
+        const dm = kind === "lvs" || kind === "segs" ? availableBackend(p)?.state("LVM-") : undefined;
+        io.out(renderReport(kind, { vgs, orphans, activity: dm && activityFromDmState(vgs, dm) }, opts));
         return 0;
       }
+      case "activate":
+      case "deactivate":
+        return activateCommand(
+          p,
+          cmd,
+          [sub, ...args].filter((a): a is string => a !== undefined),
+          io,
+        );
+      case "dmsim":
+        return dmsimCommand(p, sub, args);
       case "vg":
         return vgCommand(p, sub, args, io);
       case "lv":
         return lvCommand(p, sub, args, io);
-      case "activate":
-      case "deactivate":
       case "pvmove":
       case "merge":
-      case "dmsim":
       case "polld":
-      case "vol-activate":
-      case "dmactivate":
-      case "dmexec":
       case "poll":
         throw new DvmError(Exit.usage, `"${cmd}" is not available in this version of dvm (see the README)`);
       case undefined:

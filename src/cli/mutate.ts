@@ -3,12 +3,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { labelDevices } from "../discover/label.js";
 import type { ScannedDevice } from "../discover/scan.js";
+import { formatProgram } from "../dm/exec.js";
 import { toJson } from "../lib/docio.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
 import type { ManipResult } from "../manip/index.js";
+import type { ActivationRequest } from "../tm/activate.js";
 import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
 import { flag, type Io, type Parsed, scanScope, str, warnTo } from "./common.js";
+import { availableBackend } from "./dm-common.js";
 import { scanFrom } from "./dvm-discover.js";
 import { glueSize, runOp } from "./dvm-manip.js";
 
@@ -51,7 +54,14 @@ function txOptions(p: Parsed, io: Io, command: string): TxOptions & { scanned: (
     nowait: flag(p, "nowait"),
     warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
     description: `Write from dvm ${command}.`,
+    activation: activation(p),
   };
+}
+
+/** Active LVs are reloaded in the same transaction (two-phase commit) when there is a device-mapper. */
+function activation(p: Parsed): ActivationRequest | undefined {
+  const backend = availableBackend(p);
+  return backend ? { backend } : undefined;
 }
 
 /** `VG/LV` (or /dev/VG/LV) split in two. */
@@ -142,13 +152,21 @@ function manipProcess(
 
 function report(r: TxResult | null, p: Parsed, io: Io, done: string) {
   if (!r) return;
+  const program = r.dm?.plan.program;
   if (flag(p, "json"))
-    io.out(toJson(flag(p, "dry-run") ? { dry_run: true, vg: r.plan.vg, text: r.plan.text } : r.after));
-  else if (flag(p, "dry-run"))
+    io.out(
+      toJson(
+        flag(p, "dry-run")
+          ? { dry_run: true, vg: r.plan.vg, text: r.plan.text, ...(program ? { dm_program: program } : {}) }
+          : r.after,
+      ),
+    );
+  else if (flag(p, "dry-run")) {
     io.out(
       `Would write seqno ${r.plan.seqno} of volume group "${r.plan.vg.name}" (${r.plan.written.length} metadata areas).\n`,
     );
-  else io.out(`${done}\n`);
+    if (program) io.out(`Would change device-mapper in a two-phase commit:\n${formatProgram(program)}`);
+  } else io.out(`${done}\n`);
 }
 
 export function vgCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): number {

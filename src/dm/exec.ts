@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { invalidInput } from "../lib/errors.js";
 import { type DmBackend, DmFailure } from "./backend.js";
 import type { DmProgramDoc, DmStep, ExecReportDoc, StepReport } from "./docs.js";
-import { isModelled, parseParams, printParams, printTarget, type TargetLine } from "./target.js";
+import { printTarget, type TargetLine, targetProblem } from "./target.js";
 
 /**
  * dvm-dmexec's engine: run a dm program step by step on a backend, following
@@ -45,30 +45,10 @@ export function checkProgram(p: DmProgramDoc): void {
     throw invalidInput('dm-program: no {"op":"end","result":"ok"} step');
 }
 
-/** A typed target line must print and parse back to itself: that checks every typed field. */
 function checkTargetShape(t: TargetLine, at: string): void {
-  if (!isModelled(t) && typeof (t as { params?: unknown }).params !== "string")
-    throw invalidInput(`${at}: target type "${t.type}" needs its parameters as text in field params`);
-  let again: TargetLine;
-  try {
-    again = parseParams(t.type, printParams(t), t, `${t.start_sectors} ${t.length_sectors} ${t.type}`);
-  } catch (e) {
-    throw invalidInput(`${at}: ${(e as Error).message}`);
-  }
-  if (JSON.stringify(canon(again)) !== JSON.stringify(canon(t)))
-    throw invalidInput(`${at}: target ${JSON.stringify(t).slice(0, 120)} has fields of the wrong type`);
+  const why = targetProblem(t);
+  if (why) throw invalidInput(`${at}: ${why}`);
 }
-
-const canon = (v: unknown): unknown =>
-  Array.isArray(v)
-    ? v.map(canon)
-    : v && typeof v === "object"
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
-        )
-      : v;
 
 /** Carry out one step; returns query output, if any. */
 function runStep(b: DmBackend, s: DmStep, opts: ExecOptions): string | undefined {

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { userLvNameProblem } from "../lvm2/names.js";
 import { type DmBackend, DmFailure, ERRNO, type ErrnoName, type SuspendFlags } from "./backend.js";
 import type { DmDevice, DmDisk, DmStateDoc } from "./docs.js";
 import { splitDmName } from "./names.js";
@@ -86,6 +87,8 @@ interface InfoRow {
 }
 
 const INFO_FIELDS = "name,uuid,major,minor,attr,open,segments,events";
+/** The info step's one line (the sim prints the same columns). */
+const INFO_QUERY_FIELDS = "name,uuid,major,minor,open,segments,events,attr";
 
 export class KernelBackend implements DmBackend {
   readonly name = "kernel";
@@ -115,6 +118,8 @@ export class KernelBackend implements DmBackend {
 
   create(name: string, uuid?: string): void {
     this.dmsetup(["create", "--noudevsync", "--notable", ...(uuid ? ["-u", uuid] : []), name]);
+    // Tables loaded before this device is resumed may name it by its /dev/mapper path.
+    this.dmsetup(["mknodes", name]);
   }
 
   load(name: string, table: TargetLine[], readOnly: boolean): void {
@@ -163,7 +168,7 @@ export class KernelBackend implements DmBackend {
         "--separator",
         "|",
         "-o",
-        INFO_FIELDS,
+        INFO_QUERY_FIELDS,
         ...inact,
         name,
       ]);
@@ -278,13 +283,8 @@ const flagArgs = (f: SuspendFlags) => [
   ...(f.nolockfs ? ["--nolockfs"] : []),
 ];
 
-/** LVM2 makes /dev/VG/LV links only for LVs users see, not for its internal sub-LVs. */
-function isVisibleLvName(lv: string): boolean {
-  if (lv.startsWith("pvmove") || lv.startsWith("snapshot")) return false;
-  return !/_(cdata|cmeta|corig|cpool|cvol|wcorig|mimage|mlog|rimage|rmeta|tdata|tmeta|vdata|imeta|iorig|pmspare|vorigin)/.test(
-    lv,
-  );
-}
+/** LVM2 makes /dev/VG/LV links only for LVs users see, not for its internal sub-LVs (reserved names). */
+const isVisibleLvName = (lv: string) => userLvNameProblem(lv) === null;
 
 /** `dmsetup info -c --noheadings --separator '|'` rows ("No devices found" is no rows). */
 export function parseInfoRows(text: string): InfoRow[] {

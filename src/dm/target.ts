@@ -255,3 +255,33 @@ export function parseTable(text: string): TargetLine[] {
 /** Size of a table: where its last target ends (0 for no table). */
 export const tableSize = (table: readonly TargetLine[] | null | undefined) =>
   table?.length ? table[table.length - 1]!.start_sectors + table[table.length - 1]!.length_sectors : 0;
+
+const sortedKeys = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(sortedKeys)
+    : v && typeof v === "object"
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, sortedKeys((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+
+/**
+ * Why a target line read from a document is not a well-typed value, or null:
+ * it must print and parse back to itself, which checks every typed field
+ * (JSON schemas only see start, length and type).
+ */
+export function targetProblem(t: TargetLine): string | null {
+  if (!MODELLED.has(t.type) && typeof (t as { params?: unknown }).params !== "string")
+    return `target type "${t.type}" needs its parameters as text in field params`;
+  let again: TargetLine;
+  try {
+    again = parseTarget(printTarget(t));
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return JSON.stringify(sortedKeys(again)) === JSON.stringify(sortedKeys(t))
+    ? null
+    : `target ${JSON.stringify(t).slice(0, 100)} does not have the fields of a ${t.type} target`;
+}

@@ -133,13 +133,15 @@ export function memoryDevice(path: string, data: Uint8Array): BlockIO {
  * every device the process writes):
  *   crash:N  the process dies (SIGKILL) right after its Nth write;
  *   torn:N   the Nth write lands half: only the first 256 bytes of its
- *            first sector reach the disk, then the process dies.
+ *            first sector reach the disk, then the process dies;
+ *   eio:N    the Nth write fails with an I/O error and changes nothing
+ *            (the process goes on: error paths are tested with it).
  */
 let faultWrites = 0;
 
 function withFaults(io: BlockIO, spec: string): BlockIO {
-  const m = /^(crash|torn):(\d+)$/.exec(spec);
-  if (!m) throw new DvmError(Exit.invalid, `DVM_FAULT: expected crash:N or torn:N, got "${spec}"`);
+  const m = /^(crash|torn|eio):(\d+)$/.exec(spec);
+  if (!m) throw new DvmError(Exit.invalid, `DVM_FAULT: expected crash:N, torn:N or eio:N, got "${spec}"`);
   const kind = m[1];
   const n = Number(m[2]);
   const die = () => process.kill(process.pid, "SIGKILL");
@@ -149,6 +151,11 @@ function withFaults(io: BlockIO, spec: string): BlockIO {
     read: (o, l) => io.read(o, l),
     write(offset, data) {
       faultWrites++;
+      if (kind === "eio" && faultWrites === n)
+        throw new DvmError(
+          Exit.corrupt,
+          `${io.path}: write of ${data.length} bytes at ${offset}: I/O error (DVM_FAULT)`,
+        );
       if (kind === "torn" && faultWrites === n) {
         io.write(offset, data.subarray(0, Math.min(256, data.length)));
         io.flush();

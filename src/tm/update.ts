@@ -1,9 +1,18 @@
 import { devicesDoc, type ScannedDevice, summarize } from "../discover/scan.js";
+import { runProgram } from "../dm/exec.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit } from "../lib/errors.js";
 import { checkDoc } from "../lib/schema.js";
 import { vgProblems } from "../lvm2/validate.js";
 import type { VgMeta } from "../lvm2/vg.js";
+import {
+  type ActivateResult,
+  type ActivationRequest,
+  dmFailure,
+  hasDmWork,
+  planActivationFor,
+  uuidPrefix,
+} from "./activate.js";
 import { GLOBAL_LOCK, type Lock, type LockOptions, lockAll, vgLockName } from "./lock.js";
 import { readVg } from "./read.js";
 import { type WritePlan, wipeVg, writeVg } from "./write.js";
@@ -21,12 +30,26 @@ export interface TxOptions extends LockOptions {
   warn?: (msg: string) => void;
   /** LVM2's description line, e.g. "Write from dvm lv create vg0/lv0 --size 8m." */
   description?: string;
+  /** Keep device-mapper in step: reload active LVs inside a two-phase commit (design.md, Transactions). */
+  activation?: ActivationRequest;
 }
 
 export interface TxResult {
   before: VgDoc | null;
   after: VgDoc;
   plan: WritePlan;
+  /** The device-mapper side, when there was any: the plan, and the run's report (absent for a dry run). */
+  dm?: ActivateResult;
+}
+
+/** A device-mapper run that failed: exit 8 (rolled back) or 9, with its report for the caller to show. */
+export class DmRunError extends DvmError {
+  constructor(
+    readonly dm: ActivateResult,
+    e: DvmError,
+  ) {
+    super(e.exitCode, e.message);
+  }
 }
 
 function withLocks<T>(names: string[], opts: LockOptions, fn: () => T): T {
@@ -76,27 +99,32 @@ function checkSizes(vg: VgMeta, scanned: ScannedDevice[]) {
 }
 
 function toDoc(plan: WritePlan, scanned: ScannedDevice[]): VgDoc {
-  const byUuid = new Map(scanned.filter((d) => d.entry.pv).map((d) => [d.entry.pv!.uuid, d]));
   return {
     kind: "vg",
     version: 1,
     vg: plan.vg,
     top: plan.top,
     comments: plan.comments,
-    pv_devices: plan.vg.physical_volumes.flatMap((pv) => {
-      const d = byUuid.get(String(pv.id));
-      return d
-        ? [
-            {
-              pv_uuid: String(pv.id),
-              path: d.entry.path,
-              size_bytes: d.entry.size_bytes,
-              mdas: d.entry.pv!.mdas,
-            },
-          ]
-        : [];
-    }),
+    pv_devices: pvDevices(plan.vg, scanned),
   };
+}
+
+/** Where each PV of `vg` was found in this scan. */
+function pvDevices(vg: VgMeta, scanned: ScannedDevice[]): VgDoc["pv_devices"] {
+  const byUuid = new Map(scanned.filter((d) => d.entry.pv).map((d) => [d.entry.pv!.uuid, d]));
+  return vg.physical_volumes.flatMap((pv) => {
+    const d = byUuid.get(String(pv.id));
+    return d
+      ? [
+          {
+            pv_uuid: String(pv.id),
+            path: d.entry.path,
+            size_bytes: d.entry.size_bytes,
+            mdas: d.entry.pv!.mdas,
+          },
+        ]
+      : [];
+  });
 }
 
 /**
@@ -110,14 +138,23 @@ export function updateVg(name: string, mutate: (doc: VgDoc) => unknown, opts: Tx
     // Mutators must not change their input (dvm-manip's are tested for it; processes get a copy).
     const out = checkMutation(mutate(doc), doc.vg.seqno + 1, doc.vg);
     checkSizes(out.vg, scanned);
-    const run = () => {
+    const dm = opts.activation ? planDm(doc, out, scanned, opts.activation) : undefined;
+    const run = (): TxResult => {
       const plan = writeVg(out.vg, scanned, {
         before: doc.vg.physical_volumes.map((pv) => String(pv.id)),
         vgId: doc.vg.id,
         description: opts.description ?? "Write from dvm-tm update.",
         dryRun: opts.dryRun,
+        // Phase 1 (load, suspend) runs after the precommit; the program's commit step commits.
+        phase2:
+          dm && !opts.dryRun
+            ? (commitNow) => {
+                dm.report = runProgram(dm.plan.program, opts.activation!.backend, { onCommit: commitNow });
+              }
+            : undefined,
       });
-      return { before: doc, after: toDoc(plan, scanned), plan };
+      if (dm?.report && dm.report.result !== "ok") throw new DmRunError(dm, dmFailure(dm.report));
+      return { before: doc, after: toDoc(plan, scanned), plan, ...(dm ? { dm } : {}) };
     };
     if (out.vg.name === name) return run();
     // A rename: the new name is locked too and must be free.
@@ -127,6 +164,21 @@ export function updateVg(name: string, mutate: (doc: VgDoc) => unknown, opts: Tx
       return run();
     });
   });
+}
+
+/** The dm program of an update, planned before anything is written; none when no LV is or becomes active. */
+function planDm(
+  before: VgDoc,
+  after: VgDoc,
+  scanned: ScannedDevice[],
+  req: ActivationRequest,
+): ActivateResult | undefined {
+  const current = req.backend.state(uuidPrefix(before));
+  if (current.devices.length === 0 && !req.activate) return undefined;
+  // Tables name PVs by the paths they were found at, which the mutator's document may not carry.
+  const withPaths = { ...after, pv_devices: pvDevices(after.vg, scanned) };
+  const plan = planActivationFor(before, withPaths, current, req, true);
+  return hasDmWork(plan.program) ? { plan } : undefined;
 }
 
 /** dvm-tm create: a new VG on orphan PVs; the mutator gets no document and returns seqno 1. */
@@ -169,6 +221,13 @@ export function removeVg(
       throw new DvmError(
         Exit.conflict,
         `volume group "${name}" still has ${lvs} logical volume(s) (use --force)`,
+      );
+    // Active LVs would keep mapping extents of a VG that no longer exists.
+    const live = opts.activation?.backend.state(uuidPrefix(doc)).devices ?? [];
+    if (live.length)
+      throw new DvmError(
+        Exit.conflict,
+        `volume group "${name}" has active devices (${live.map((d) => d.name).join(", ")}): deactivate it first`,
       );
     const paths = doc.pv_devices.map((d) => d.path);
     if (!opts.dryRun) wipeVg(paths);

@@ -12,6 +12,11 @@ const TOOLS: { name: string; stdinCmd?: string[] }[] = [
   { name: "dvm-tm", stdinCmd: ["read", "vg0"] },
   { name: "dvm-report", stdinCmd: ["lvs"] },
   { name: "dvm-manip", stdinCmd: ["lv-remove", "x"] },
+  // Their stdin takes vg / dm-state documents only: the stdin cases are in test/activate/cli.test.ts.
+  { name: "dvm-vol-activate" },
+  { name: "dvm-dmactivate" },
+  // Its stdin takes a dm-program: the stdin cases are in test/dm/cli.test.ts.
+  { name: "dvm-dmexec" },
 ];
 
 for (const t of TOOLS)

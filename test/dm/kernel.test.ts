@@ -51,13 +51,14 @@ describe("kernel backend: dmsetup command lines", () => {
       UUID,
       "my--vg-data",
     ]);
-    assert.deepEqual(calls[1]!.argv, ["dmsetup", "load", "--readonly", "my--vg-data"]);
-    assert.equal(calls[1]!.input, "0 8192 linear /dev/loop3 2048\n");
-    assert.deepEqual(calls[2]!.argv, ["dmsetup", "resume", "--noudevsync", "my--vg-data"]);
-    assert.deepEqual(calls[3]!.argv, ["dmsetup", "mknodes", "my--vg-data"]);
-    assert.equal(calls[4]!.argv[0], "sh");
+    assert.deepEqual(calls[1]!.argv, ["dmsetup", "mknodes", "my--vg-data"]);
+    assert.deepEqual(calls[2]!.argv, ["dmsetup", "load", "--readonly", "my--vg-data"]);
+    assert.equal(calls[2]!.input, "0 8192 linear /dev/loop3 2048\n");
+    assert.deepEqual(calls[3]!.argv, ["dmsetup", "resume", "--noudevsync", "my--vg-data"]);
+    assert.deepEqual(calls[4]!.argv, ["dmsetup", "mknodes", "my--vg-data"]);
+    assert.equal(calls[5]!.argv[0], "sh");
     assert.match(
-      calls[4]!.argv[2]!,
+      calls[5]!.argv[2]!,
       /mkdir -p '\/dev\/my-vg' && ln -sfn '..\/mapper\/my--vg-data' '\/dev\/my-vg\/data'/,
     );
   });
