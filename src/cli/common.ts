@@ -13,9 +13,13 @@ import { VERSION } from "../lib/version.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** Every tool accepts the wrapper's global options, so `dvm TOOL ... GLOBAL` works for each tool. */
 export const GLOBAL_OPTIONS: Options = {
   config: { type: "string", short: "c" },
   devices: { type: "string", multiple: true },
+  "lock-dir": { type: "string" },
+  "dm-backend": { type: "string" },
+  "sim-dir": { type: "string" },
   json: { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
   help: { type: "boolean", short: "h" },
