@@ -16,6 +16,7 @@ import { activateVg, dmFailure } from "../tm/activate.js";
 import { readAllVgs } from "../tm/read.js";
 import {
   flag,
+  GLOBAL_OPTIONS,
   type Io,
   type Parsed,
   parse,
@@ -227,14 +228,33 @@ function dmsimCommand(p: Parsed, sub: string | undefined, args: string[]): numbe
   throw usageError(`unknown dmsim command "${sub ?? ""}" (read, write)`);
 }
 
+/** Where the command word is: the first argument that is neither an option nor an option's value. */
+function commandIndex(argv: string[]): number {
+  const opts: Record<string, { type: string; short?: string }> = { ...GLOBAL_OPTIONS, ...WRAPPER_OPTIONS };
+  const takesValue = new Set<string>();
+  for (const [k, o] of Object.entries(opts))
+    if (o.type === "string") {
+      takesValue.add(`--${k}`);
+      if (o.short) takesValue.add(`-${o.short}`);
+    }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return -1;
+    if (!a.startsWith("-")) return i;
+    if (takesValue.has(a)) i++;
+  }
+  return -1;
+}
+
 export const dvmTool: Tool = {
   name: "dvm",
   usage: USAGE,
   run(argv: string[], io: Io) {
-    const first = argv.find((a) => !a.startsWith("-"));
+    const at = commandIndex(argv);
+    const first = at < 0 ? undefined : argv[at];
     if (first && TOOLS[first]) {
       const rest = [...argv];
-      rest.splice(rest.indexOf(first), 1);
+      rest.splice(at, 1);
       if (!rest.some((a) => a === "-c" || a === "--config") && existsSync(DEFAULT_CONFIG))
         rest.push("-c", DEFAULT_CONFIG);
       if (first !== "report") return runTool(TOOLS[first]!, rest, io);

@@ -138,3 +138,20 @@ describe("dvm vg / lv commands", () => {
     );
   });
 });
+
+describe("dvm TOOL ...", () => {
+  test("global options with values may come before the tool's name", () => {
+    const s = scratch();
+    try {
+      const img = image(s.dir, "a.img", 8);
+      const r = run("dvm", ["--lock-dir", `${s.dir}/lock`, "--devices", img, "discover", "scan"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).devices[0].path, img);
+      const st = run("dvm", ["--sim-dir", `${s.dir}/sim`, "dmexec", "state"]);
+      assert.equal(st.status, 0, st.stderr);
+      assert.equal(JSON.parse(st.stdout).source, "sim");
+    } finally {
+      s.cleanup();
+    }
+  });
+});
