@@ -159,15 +159,28 @@ function reportPipeline(p: Parsed, io: Io): number {
     ["dvm-tm", ["read", ...common]],
     ["dvm-report", reportArgv],
   ];
-  let input: Buffer | undefined;
-  for (const [tool, args] of stages) {
+  const stage = (tool: string, args: string[], input: Buffer | string) => {
     if (flag(p, "verbose")) io.err(`dvm: running ${tool} ${args.join(" ")}\n`);
     const r = spawnSync(process.execPath, [join(here, `${tool}.mjs`), ...args], {
-      input: input ?? "",
+      input,
       env,
       maxBuffer: 1 << 30,
     });
     if (r.stderr.length) io.err(r.stderr.toString());
+    return r;
+  };
+  let input: Buffer | undefined;
+  for (const [tool, args] of stages) {
+    if (tool === "dvm-report" && availableBackend(p)) {
+      // LV activation: the dm state joins the report's input, as `{ dvm-tm read; dvm-dmexec state; } | dvm-report`.
+      const dmArgs = ["state", "--uuid-prefix", "LVM-"];
+      for (const k of ["dm-backend", "sim-dir"]) if (str(p, k)) dmArgs.push(`--${k}=${str(p, k)}`);
+      if (str(p, "config")) dmArgs.push("-c", str(p, "config")!);
+      const dm = stage("dvm-dmexec", dmArgs, "");
+      if (dm.status !== 0) return dm.status ?? Exit.internal;
+      input = Buffer.concat([input!, dm.stdout]);
+    }
+    const r = stage(tool, args, input ?? "");
     if (r.status !== 0) return r.status ?? Exit.internal;
     input = r.stdout;
   }

@@ -132,6 +132,19 @@ describe("data through LVs on the sim", () => {
           ["str", "-wi-a-----", "active"],
         ],
       );
+      // The same through the tools as processes (the dm state joins the report's input).
+      const piped = lab.ok(["report", "lvs", "--pipeline", "--noheadings", "-o", "lv_name,lv_attr"]).stdout;
+      assert.deepEqual(
+        piped
+          .trim()
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/)),
+        [
+          ["gap", "-wi-a-----"],
+          ["lin", "-wi-a-----"],
+          ["str", "-wi-a-----"],
+        ],
+      );
       lab.ok(["deactivate", "dp/gap"]);
       assert.equal(lab.device("dp-gap"), undefined);
       assert.ok(lab.device("dp-lin"));
