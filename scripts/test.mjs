@@ -1,11 +1,20 @@
 // Runs the test tiers (design.md, "Tests"). In CI (CI=true) a tier whose needs are
 // missing fails; elsewhere it is skipped with a loud message saying why.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const ci = process.env.CI === "true";
 const which = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+/** Whether a 64-bit ELF file is dynamically linked (has a PT_INTERP header): no use in an initramfs. */
+function hasInterpreter(elf) {
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46) return true;
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  for (let i = 0; i < elf.readUInt16LE(0x38); i++)
+    if (elf.readUInt32LE(phoff + i * elf.readUInt16LE(0x36)) === 3) return true;
+  return false;
+}
 
 function files(dir, skip = []) {
   if (!existsSync(dir)) return [];
@@ -27,6 +36,25 @@ const TIERS = {
       for (const c of ["lvm", "losetup"])
         if (!which(c)) missing.push(`${c} (apt-get install lvm2 util-linux)`);
       if (!existsSync("/dev/loop-control")) missing.push("/dev/loop-control");
+      return missing;
+    },
+  },
+  kernel: {
+    // qemu under TCG with the Debian kernel (test/kernel/vm.ts, kernel-vm.md); keep in step with vmNeeds there.
+    files: () => files("test/kernel"),
+    needs: () => {
+      const missing = [];
+      if (!which("qemu-system-x86_64")) missing.push("qemu-system-x86_64 (apt-get install qemu-system-x86)");
+      const kernels = existsSync("/boot")
+        ? readdirSync("/boot").filter(
+            (f) => f.startsWith("vmlinuz-") && existsSync(`/lib/modules/${f.slice(8)}/kernel`),
+          )
+        : [];
+      if (!kernels.length)
+        missing.push("/boot/vmlinuz-* with /lib/modules (apt-get install linux-image-amd64)");
+      if (!existsSync("/bin/busybox") || hasInterpreter(readFileSync("/bin/busybox")))
+        missing.push("a static /bin/busybox (apt-get install busybox-static)");
+      if (!which("dmsetup")) missing.push("dmsetup (apt-get install dmsetup)");
       return missing;
     },
   },
