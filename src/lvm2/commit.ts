@@ -82,8 +82,14 @@ export type Phase2 = (commitNow: () => void) => void;
  * reader sees the old copy (never overwritten); after it, the new one.
  * Returns the new locations, or null when `phase2` chose not to commit.
  */
-export function commit(targets: CommitTarget[], text: string, phase2?: Phase2): RawLocn[] | null {
-  const { data, crc } = encodeText(text);
+export function commit(
+  targets: CommitTarget[],
+  text: string,
+  phase2?: Phase2,
+  /** encodeText(text), when the caller has it already (it planned the copies). */
+  encoded: { data: Uint8Array; crc: number } = encodeText(text),
+): RawLocn[] | null {
+  const { data, crc } = encoded;
   const plans = targets.map((t) => planCopy(t.header, data, crc));
   const ios = new Set(targets.map((t) => t.io));
   const flushAll = () => {

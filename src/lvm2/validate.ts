@@ -35,22 +35,68 @@ const PAIR_AREAS: Record<string, string> = { striped: "stripes", linear: "stripe
 /** Untrusted values in messages: objects may carry keys such as toString that break String(). */
 const show = (v: unknown) => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
-const isStrArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+function isStrArray(v: unknown): v is string[] {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== "string") return false;
+  return true;
+}
+
+/** An ID in the dashed form LVM2 writes: valid without building its raw form. */
+const DASHED_ID = /^[0-9a-zA-Z!#]{6}(?:-[0-9a-zA-Z!#]{4}){5}-[0-9a-zA-Z!#]{6}$/;
 
 /** Base segment type name, without "+FLAG" suffixes. */
-export const baseSegType = (type: string) => type.split("+")[0]!;
+export const baseSegType = (type: string) => {
+  const plus = type.indexOf("+");
+  return plus < 0 ? type : type.slice(0, plus);
+};
+
+/**
+ * Results of vgProblems by document, while withProblemMemo runs: a write
+ * checks the VG it read (dvm-tm), then dvm-manip checks the old and the new
+ * one, then dvm-tm the new one again; the same objects need one pass each.
+ */
+let memo: WeakMap<object, string[]> | null = null;
+
+/**
+ * Run `fn` with vgProblems remembering its results by object. Only for code
+ * that does not change a VG document in place once it has been checked
+ * (documents are replaced, never edited: dvm-tm's transactions).
+ */
+export function withProblemMemo<T>(fn: () => T): T {
+  const outer = memo;
+  memo ??= new WeakMap();
+  try {
+    return fn();
+  } finally {
+    memo = outer;
+  }
+}
+
+/** Drop what withProblemMemo remembers of `vg` (a document that was changed in place after all). */
+export function forgetProblems(vg: VgMeta): void {
+  if (typeof vg === "object" && vg !== null) memo?.delete(vg);
+}
 
 /** Every problem found; empty when the metadata is sound. */
 export function vgProblems(vg: VgMeta): string[] {
+  const key = typeof vg === "object" && vg !== null ? vg : null;
+  const known = key && memo?.get(key);
+  if (known) return known.slice();
+  const p = problems(vg);
+  if (key) memo?.set(key, p.slice());
+  return p;
+}
+
+function problems(vg: VgMeta): string[] {
   const p: string[] = [];
   const np = nameProblem(vg.name);
   if (np) p.push(`VG name "${show(vg.name)}": ${np}`);
-  checkId(p, vg.id, `VG ${show(vg.name)} id`);
+  checkId(p, vg.id, "VG", show(vg.name));
   if (!isInt(vg.seqno) || vg.seqno < 0 || vg.seqno > U32_MAX)
     p.push(`VG seqno ${show(vg.seqno)} is not a u32`);
-  checkWords(p, vg.status, VG_STATUS, "VG status", true);
-  checkWords(p, vg.flags, null, "VG flags", false);
-  checkTags(p, vg.tags, "VG");
+  checkWords(p, vg.status, VG_STATUS, "VG", NO_NAME, "status", true);
+  checkWords(p, vg.flags, null, "VG", NO_NAME, "flags", false);
+  checkTags(p, vg.tags, "VG", NO_NAME);
   if (!isInt(vg.extent_size) || vg.extent_size <= 0)
     p.push(`VG extent_size ${show(vg.extent_size)} is not positive`);
   else if (!validExtentSize(vg.extent_size))
@@ -63,18 +109,20 @@ export function vgProblems(vg: VgMeta): string[] {
   }
   const pvByName = new Map<string, PvMeta>();
   const pvIds = new Set<string>();
-  for (const pv of vg.physical_volumes) {
+  // Indexed loops here and below: for-of costs several times more in code that has not been optimized yet.
+  for (let i = 0; i < vg.physical_volumes.length; i++) {
+    const pv = vg.physical_volumes[i]!;
     const w = `PV ${pv.name}`;
     const pn = nameProblem(pv.name);
     if (pn) p.push(`${w}: section ${pn}`);
     pvByName.set(pv.name, pv);
-    checkId(p, pv.id, `${w} id`);
+    checkId(p, pv.id, "PV", pv.name);
     const raw = typeof pv.id === "string" ? rawId(pv.id) : null;
     if (raw && pvIds.has(raw)) p.push(`${w}: id ${pv.id} appears twice`);
     if (raw) pvIds.add(raw);
-    checkWords(p, pv.status, PV_STATUS, `${w} status`, true);
-    checkWords(p, pv.flags, null, `${w} flags`, false);
-    checkTags(p, pv.tags, w);
+    checkWords(p, pv.status, PV_STATUS, "PV", pv.name, "status", true);
+    checkWords(p, pv.flags, null, "PV", pv.name, "flags", false);
+    checkTags(p, pv.tags, "PV", pv.name);
     if (!isInt(pv.pe_start) || pv.pe_start < 0) p.push(`${w}: pe_start ${show(pv.pe_start)} is invalid`);
     if (!isInt(pv.pe_count) || pv.pe_count < 0 || pv.pe_count > U32_MAX)
       p.push(`${w}: pe_count ${show(pv.pe_count)} is invalid`);
@@ -89,12 +137,13 @@ export function vgProblems(vg: VgMeta): string[] {
     return p;
   }
   const lvByName = new Map<string, LvMeta>();
-  for (const lv of lvs) {
+  for (let i = 0; i < lvs.length; i++) {
+    const lv = lvs[i]!;
     if (pvByName.has(lv.name)) p.push(`LV ${lv.name}: name clashes with a PV section name`);
     lvByName.set(lv.name, lv);
   }
-  const used: PvRun[] = [];
-  for (const lv of lvs) checkLv(p, lv, pvByName, lvByName, used);
+  const used = new Map<string, PvRun[]>();
+  for (let i = 0; i < lvs.length; i++) checkLv(p, lvs[i]!, pvByName, lvByName, used);
   checkOverlaps(p, used);
   return p;
 }
@@ -103,134 +152,176 @@ export function validExtentSize(sectors: number): boolean {
   return (sectors & (sectors - 1)) === 0 || sectors % 256 === 0;
 }
 
-function checkId(p: string[], id: unknown, what: string) {
-  if (typeof id !== "string" || rawId(id) === null) p.push(`${what} "${show(id)}" is not a valid ID`);
+// Messages name their object as "KIND NAME FIELD" ("LV lv0 status"; the VG's words have no name).
+// They are built only when there is something to say: a sound VG of 1,000 LVs is checked without them.
+const NO_NAME = Symbol("no name");
+const who = (kind: string, name: unknown) => (name === NO_NAME ? kind : `${kind} ${name}`);
+
+function checkId(p: string[], id: unknown, kind: string, name: unknown) {
+  if (typeof id !== "string" || (!DASHED_ID.test(id) && rawId(id) === null))
+    p.push(`${who(kind, name)} id "${show(id)}" is not a valid ID`);
 }
 
-function checkWords(p: string[], v: unknown, known: string[] | null, what: string, required: boolean) {
+function checkWords(
+  p: string[],
+  v: unknown,
+  known: string[] | null,
+  kind: string,
+  name: unknown,
+  field: string,
+  required: boolean,
+) {
   if (v === undefined) {
-    if (required) p.push(`${what} is missing`);
+    if (required) p.push(`${who(kind, name)} ${field} is missing`);
     return;
   }
   if (!isStrArray(v)) {
-    p.push(`${what} is not a list of strings`);
+    p.push(`${who(kind, name)} ${field} is not a list of strings`);
     return;
   }
-  if (known) for (const w of v) if (!known.includes(w)) p.push(`${what}: unknown word "${w}"`);
+  if (known)
+    for (let i = 0; i < v.length; i++)
+      if (!known.includes(v[i]!)) p.push(`${who(kind, name)} ${field}: unknown word "${v[i]}"`);
 }
 
-function checkTags(p: string[], tags: unknown, what: string) {
+function checkTags(p: string[], tags: unknown, kind: string, name: unknown) {
   if (tags === undefined) return;
   if (!isStrArray(tags)) {
-    p.push(`${what} tags is not a list of strings`);
+    p.push(`${who(kind, name)} tags is not a list of strings`);
     return;
   }
-  for (const t of tags) {
+  for (let i = 0; i < tags.length; i++) {
+    const t = tags[i]!;
     const tp = tagProblem(t);
-    if (tp) p.push(`${what} tag "${t}": ${tp}`);
+    if (tp) p.push(`${who(kind, name)} tag "${t}": ${tp}`);
   }
 }
 
-function checkLv(p: string[], lv: LvMeta, pvs: Map<string, PvMeta>, lvs: Map<string, LvMeta>, used: PvRun[]) {
-  const w = `LV ${lv.name}`;
+function checkLv(
+  p: string[],
+  lv: LvMeta,
+  pvs: Map<string, PvMeta>,
+  lvs: Map<string, LvMeta>,
+  used: Map<string, PvRun[]>,
+) {
   const np = nameProblem(lv.name);
-  if (np) p.push(`${w}: ${np}`);
-  checkId(p, lv.id, `${w} id`);
-  checkWords(p, lv.status, LV_STATUS, `${w} status`, true);
-  checkWords(p, lv.flags, null, `${w} flags`, false);
-  checkTags(p, lv.tags, w);
+  if (np) p.push(`LV ${lv.name}: ${np}`);
+  checkId(p, lv.id, "LV", lv.name);
+  checkWords(p, lv.status, LV_STATUS, "LV", lv.name, "status", true);
+  checkWords(p, lv.flags, null, "LV", lv.name, "flags", false);
+  checkTags(p, lv.tags, "LV", lv.name);
   if ((lv.creation_time === undefined) !== (lv.creation_host === undefined))
-    p.push(`${w}: creation_time and creation_host must appear together`);
-  if (!Array.isArray(lv.segments) || lv.segments.length === 0) {
-    p.push(`${w} has no segments`);
+    p.push(`LV ${lv.name}: creation_time and creation_host must appear together`);
+  const segments = lv.segments;
+  if (!Array.isArray(segments) || segments.length === 0) {
+    p.push(`LV ${lv.name} has no segments`);
     return;
   }
-  if (lv.segment_count !== lv.segments.length)
-    p.push(`${w}: segment_count ${show(lv.segment_count)} but ${lv.segments.length} segments`);
-  const bad = lv.segments.find(
-    (seg) =>
-      !isInt(seg.start_extent) || seg.start_extent < 0 || !isInt(seg.extent_count) || seg.extent_count <= 0,
-  );
-  if (bad) {
-    p.push(
-      `${w}: a segment's start_extent/extent_count (${show(bad.start_extent)}/${show(bad.extent_count)}) is invalid`,
-    );
-    return;
+  if (lv.segment_count !== segments.length)
+    p.push(`LV ${lv.name}: segment_count ${show(lv.segment_count)} but ${segments.length} segments`);
+  // In extent order (LVM2 writes them so; sorted, stably, when they are not).
+  let inOrder = true;
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (
+      !isInt(seg.start_extent) ||
+      seg.start_extent < 0 ||
+      !isInt(seg.extent_count) ||
+      seg.extent_count <= 0
+    ) {
+      p.push(
+        `LV ${lv.name}: a segment's start_extent/extent_count (${show(seg.start_extent)}/${show(seg.extent_count)}) is invalid`,
+      );
+      return;
+    }
+    if (i > 0 && seg.start_extent < segments[i - 1]!.start_extent) inOrder = false;
   }
-  const segs = [...lv.segments].sort((a, b) => a.start_extent - b.start_extent);
+  const segs = inOrder ? segments : [...segments].sort((a, b) => a.start_extent - b.start_extent);
   let next = 0;
-  for (const seg of segs) {
-    const sw = `${w} segment at ${seg.start_extent}`;
-    if (seg.start_extent !== next) p.push(`${w}: segments leave a gap or overlap at extent ${next}`);
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    if (seg.start_extent !== next) p.push(`LV ${lv.name}: segments leave a gap or overlap at extent ${next}`);
     next = seg.start_extent + seg.extent_count;
     if (typeof seg.type !== "string") {
-      p.push(`${sw}: type missing`);
+      p.push(`LV ${lv.name} segment at ${seg.start_extent}: type missing`);
       continue;
     }
-    checkTags(p, seg.tags, sw);
-    checkAreas(p, sw, lv.name, seg, pvs, lvs, used);
+    if (seg.tags !== undefined) checkTags(p, seg.tags, `LV ${lv.name} segment at`, seg.start_extent);
+    checkAreas(p, lv.name, seg, pvs, lvs, used);
   }
 }
+
+const segWhere = (lvName: string, seg: SegmentMeta) => `LV ${lvName} segment at ${seg.start_extent}`;
 
 function checkAreas(
   p: string[],
-  sw: string,
   lvName: string,
   seg: SegmentMeta,
   pvs: Map<string, PvMeta>,
   lvs: Map<string, LvMeta>,
-  used: PvRun[],
+  used: Map<string, PvRun[]>,
 ) {
   const type = baseSegType(seg.type);
   const key = PAIR_AREAS[type];
   if (!key) return; // other types are checked by their own modules, or kept unknown
   const areas = seg[key];
   if (!Array.isArray(areas) || areas.length === 0 || areas.length % 2 !== 0) {
-    p.push(`${sw}: ${key} must be a list of name, extent pairs`);
+    p.push(`${segWhere(lvName, seg)}: ${key} must be a list of name, extent pairs`);
     return;
   }
   const count = areas.length / 2;
   let perArea = seg.extent_count;
   if (type === "striped" || type === "linear") {
     if (seg.stripe_count !== count)
-      p.push(`${sw}: stripe_count ${show(seg.stripe_count)} but ${count} stripes`);
+      p.push(`${segWhere(lvName, seg)}: stripe_count ${show(seg.stripe_count)} but ${count} stripes`);
     if (count > 1 && (!isInt(seg.stripe_size) || seg.stripe_size <= 0))
-      p.push(`${sw}: stripe_size required with ${count} stripes`);
-    if (seg.extent_count % count !== 0) p.push(`${sw}: extent_count not a multiple of the ${count} stripes`);
+      p.push(`${segWhere(lvName, seg)}: stripe_size required with ${count} stripes`);
+    if (seg.extent_count % count !== 0)
+      p.push(`${segWhere(lvName, seg)}: extent_count not a multiple of the ${count} stripes`);
     perArea = Math.floor(seg.extent_count / count);
   } else if (seg.mirror_count !== count)
-    p.push(`${sw}: mirror_count ${show(seg.mirror_count)} but ${count} areas`);
+    p.push(`${segWhere(lvName, seg)}: mirror_count ${show(seg.mirror_count)} but ${count} areas`);
   for (let i = 0; i < areas.length; i += 2) {
     const name = areas[i];
     const start = areas[i + 1];
     if (typeof name !== "string" || !isInt(start) || start < 0) {
-      p.push(`${sw}: area ${i / 2} is not a name and extent`);
+      p.push(`${segWhere(lvName, seg)}: area ${i / 2} is not a name and extent`);
       continue;
     }
     const pv = pvs.get(name);
     if (pv) {
       if (isInt(pv.pe_count) && start + perArea > pv.pe_count)
-        p.push(`${sw}: extents ${start}-${start + perArea - 1} lie beyond ${name}'s ${pv.pe_count} extents`);
-      used.push({ pv: name, start, end: start + perArea, lv: lvName });
-    } else if (!lvs.has(name)) p.push(`${sw}: area refers to "${name}", neither a PV nor an LV`);
+        p.push(
+          `${segWhere(lvName, seg)}: extents ${start}-${start + perArea - 1} lie beyond ${name}'s ${pv.pe_count} extents`,
+        );
+      const run: PvRun = { start, end: start + perArea, lv: lvName };
+      const runs = used.get(name);
+      if (runs) runs.push(run);
+      else used.set(name, [run]);
+    } else if (!lvs.has(name))
+      p.push(`${segWhere(lvName, seg)}: area refers to "${name}", neither a PV nor an LV`);
   }
 }
 
-/** A run of PV extents [start, end) that an LV segment area takes. */
+/** A run of a PV's extents [start, end) that an LV segment area takes. */
 interface PvRun {
-  pv: string;
   start: number;
   end: number;
   lv: string;
 }
 
-/** No physical extent may belong to two areas. */
-function checkOverlaps(p: string[], runs: PvRun[]) {
-  runs.sort((a, b) => (a.pv < b.pv ? -1 : a.pv > b.pv ? 1 : a.start - b.start));
-  for (let i = 1; i < runs.length; i++) {
-    const a = runs[i - 1]!;
-    const b = runs[i]!;
-    if (a.pv === b.pv && b.start < a.end)
-      p.push(`extent ${b.start} of ${b.pv} is used by both LV ${a.lv} and LV ${b.lv}`);
+/** No physical extent may belong to two areas (reported by PV name, then extent). */
+function checkOverlaps(p: string[], used: Map<string, PvRun[]>) {
+  const pvNames = [...used.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const pv of pvNames) {
+    const runs = used.get(pv)!;
+    let inOrder = true;
+    for (let i = 1; i < runs.length; i++) if (runs[i]!.start < runs[i - 1]!.start) inOrder = false;
+    if (!inOrder) runs.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < runs.length; i++) {
+      const a = runs[i - 1]!;
+      const b = runs[i]!;
+      if (b.start < a.end) p.push(`extent ${b.start} of ${pv} is used by both LV ${a.lv} and LV ${b.lv}`);
+    }
   }
 }

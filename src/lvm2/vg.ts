@@ -1,6 +1,5 @@
 import { corrupt } from "../lib/errors.js";
 import {
-  formatInlineArray,
   formatScalar,
   type Item,
   isSection,
@@ -10,6 +9,7 @@ import {
   type Section,
   type Value,
 } from "./config.js";
+import { parseVgTextFast } from "./vgfast.js";
 
 /**
  * The `vg` document's metadata part: a lossless JSON mapping of LVM2's VG
@@ -164,6 +164,11 @@ function listSection(it: Item, where: string): Record<string, unknown>[] {
  * mapping. Checks the structure, not the meaning: see validateVg.
  */
 export function parseVgText(text: string): VgText {
+  return parseVgTextFast(text) ?? parseVgTextGeneric(text);
+}
+
+/** parseVgText through the generic config tree: the reference, and the source of every error message. */
+export function parseVgTextGeneric(text: string): VgText {
   const { root } = parseConfig(text);
   let vgItem: Item | undefined;
   const top: TopFields = {};
@@ -206,30 +211,68 @@ export function parseVgText(text: string): VgText {
 }
 
 // ---------------------------------------------------------------- printer
+//
+// The printer runs on every write, over every LV: it walks keys without
+// building entry arrays, and strings need no regular expression unless they
+// hold a quote or a backslash.
 
 /** Arrays LVM2 writes one area per line (out_areas), each preceded by a blank line. */
 const AREA_ARRAYS: Record<string, number> = { stripes: 2, mirrors: 2, raids: 2, raid0_lvs: 1 };
 
+const MESSAGE_KEY = /^message\d+$/;
+
+/**
+ * The text, gathered in chunks: joining every few hundred lines into one
+ * flat string lets the pieces die young, where one long rope (or one big
+ * array) keeps each of them alive, and copied by every scavenge, to the end.
+ */
 class Out {
-  parts: string[] = [];
+  private parts: string[] = [];
+  private chunks: string[] = [];
+  add(s: string) {
+    if (this.parts.push(s) >= 256) {
+      this.chunks.push(this.parts.join(""));
+      this.parts.length = 0;
+    }
+  }
   line(s: string) {
-    this.parts.push(s, "\n");
+    this.add(`${s}\n`);
   }
   nl() {
-    this.parts.push("\n");
+    this.add("\n");
+  }
+  text(): string {
+    this.chunks.push(this.parts.join(""));
+    this.parts.length = 0;
+    return this.chunks.join("");
   }
 }
 
+/** config.ts's formatScalar, without a regular expression for strings that need no escapes. */
+function scalarText(v: Scalar): string {
+  if (typeof v === "number") return String(v);
+  if (typeof v === "string" && v.indexOf('"') < 0 && v.indexOf("\\") < 0) return `"${v}"`;
+  return formatScalar(v);
+}
+
+/** config.ts's formatInlineArray. */
+function arrayText(a: Scalar[]): string {
+  let s = "[";
+  for (let i = 0; i < a.length; i++) s += i ? `, ${scalarText(a[i]!)}` : scalarText(a[i]!);
+  return `${s}]`;
+}
+
 function printValue(o: Out, key: string, v: Field, comment?: string) {
-  if (Array.isArray(v))
-    o.line(`${key} = ${formatInlineArray(v)}${comment !== undefined ? `\t# ${comment}` : ""}`);
+  const c = comment !== undefined ? `\t# ${comment}` : "";
+  if (Array.isArray(v)) o.add(`${key} = ${arrayText(v)}${c}\n`);
   else if (typeof v === "object" && v !== null) printGeneric(o, key, v);
-  else o.line(`${key} = ${formatScalar(v)}${comment !== undefined ? `\t# ${comment}` : ""}`);
+  else o.add(`${key} = ${scalarText(v)}${c}\n`);
 }
 
 function printGeneric(o: Out, key: string, sec: FieldSection) {
   o.line(`${key} {`);
-  for (const [k, v] of Object.entries(sec)) printValue(o, k, v);
+  const keys = Object.keys(sec);
+  for (let i = 0; i < keys.length; i++) printValue(o, keys[i]!, sec[keys[i]!]!);
   o.line("}");
 }
 
@@ -246,14 +289,29 @@ function printAreas(o: Out, key: string, a: Scalar[], perLine: number) {
   o.line("]");
 }
 
+/** printAreas for name, extent pairs: the common case, without the intermediate arrays. */
+function printPairAreas(o: Out, key: string, a: Scalar[]) {
+  let t = `\n${key} = [\n`;
+  for (let i = 0; i < a.length; i += 2) {
+    t += i + 1 < a.length ? `${scalarText(a[i]!)}, ${scalarText(a[i + 1]!)}` : scalarText(a[i]!);
+    t += i + 2 >= a.length ? "\n" : ",\n";
+  }
+  o.add(`${t}]\n`);
+}
+
 function printSegment(o: Out, n: number, seg: Record<string, unknown>) {
   o.line(`segment${n} {`);
   let sawMessage = false;
-  for (const [k, v] of Object.entries(seg)) {
+  const keys = Object.keys(seg);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = seg[k];
     const per = AREA_ARRAYS[k];
-    if (per !== undefined && Array.isArray(v)) printAreas(o, k, v, per);
-    else {
-      if (typeof v === "object" && !Array.isArray(v) && /^message\d+$/.test(k) && !sawMessage) {
+    if (per !== undefined && Array.isArray(v)) {
+      if (per === 2) printPairAreas(o, k, v);
+      else printAreas(o, k, v, per);
+    } else {
+      if (typeof v === "object" && !Array.isArray(v) && !sawMessage && MESSAGE_KEY.test(k)) {
         sawMessage = true;
         o.nl();
       }
@@ -265,17 +323,18 @@ function printSegment(o: Out, n: number, seg: Record<string, unknown>) {
 }
 
 function printEntry(o: Out, e: Record<string, unknown>, kind: "pv" | "lv" | "hlv") {
-  o.nl();
-  o.line(`${e.name as string} {`);
-  for (const [k, v] of Object.entries(e)) {
+  o.add(`\n${String(e.name)} {\n`);
+  const keys = Object.keys(e);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     if (k === "name" || k === "segments") continue;
-    printValue(o, k, v as Field);
+    printValue(o, k, e[k] as Field);
     if (kind === "pv" && k === "device") o.nl();
   }
   if (kind === "lv") {
     o.nl();
     const segs = (e.segments as Record<string, unknown>[] | undefined) ?? [];
-    for (const [i, s] of segs.entries()) printSegment(o, i + 1, s);
+    for (let i = 0; i < segs.length; i++) printSegment(o, i + 1, segs[i]!);
   }
   o.line("}");
 }
@@ -289,8 +348,11 @@ function printList(o: Out, key: string, list: Record<string, unknown>[], kind: "
 function printVgSection(o: Out, vg: VgMeta) {
   o.line(`${vg.name} {`);
   const rest: [string, unknown][] = [];
-  for (const [k, v] of Object.entries(vg)) {
+  const keys = Object.keys(vg);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     if (k === "name") continue;
+    const v = vg[k];
     if (LIST_SECTIONS.has(k) || (typeof v === "object" && v !== null && !Array.isArray(v))) {
       rest.push([k, v]);
       continue;
@@ -316,9 +378,9 @@ function printTop(o: Out, t: VgText) {
     o.line(`# Generated by ${c.generated}`);
     o.nl();
   }
-  for (const [k, v] of Object.entries(t.top)) {
+  for (const k of Object.keys(t.top)) {
     if (k === "description" || k === "creation_host") o.nl();
-    printValue(o, k, v, c.values && Object.hasOwn(c.values, k) ? c.values[k] : undefined);
+    printValue(o, k, t.top[k]!, c.values && Object.hasOwn(c.values, k) ? c.values[k] : undefined);
     if (k === "creation_time") o.nl();
   }
 }
@@ -328,8 +390,8 @@ export function printVgText(t: VgText): string {
   const o = new Out();
   printVgSection(o, t.vg);
   printTop(o, t);
-  o.parts.push("\0");
-  return o.parts.join("");
+  o.add("\0");
+  return o.text();
 }
 
 /** The VG name at the very start of on-disk text, which LVM2 requires (§10.4). */

@@ -69,6 +69,8 @@ export interface AllocRequest {
   policy?: AllocPolicy;
   /** Name used in messages. */
   lvName?: string;
+  /** usedExtents(vg), when the caller has it already. */
+  used?: Map<string, PeRun[]>;
 }
 
 /** One new segment's worth of areas: `areaLen` extents on each stripe's PV from `pe`. */
@@ -434,8 +436,7 @@ class Allocator {
 }
 
 /** The free areas of the PVs to allocate from, as LVM2 builds them. */
-function pvMaps(vg: VgMeta, choices: PvChoice[] | undefined): PvMap[] {
-  const used = usedExtents(vg);
+function pvMaps(vg: VgMeta, choices: PvChoice[] | undefined, used = usedExtents(vg)): PvMap[] {
   const byName = new Map(vg.physical_volumes.map((pv) => [pv.name, pv]));
   const list: PvChoice[] = choices ?? vg.physical_volumes.map((pv) => ({ pv: pv.name }));
   const maps = new Map<string, PvMap>();
@@ -483,7 +484,7 @@ export function allocate(req: AllocRequest): AllocatedRun[] {
     throw new DvmError(Exit.invalid, `bad stripe count ${stripes}`);
   if (!Number.isInteger(extents) || extents <= 0 || extents % stripes)
     throw new DvmError(Exit.invalid, `${extents} extents is not a positive multiple of ${stripes} stripes`);
-  const pvms = pvMaps(req.vg, req.pvs);
+  const pvms = pvMaps(req.vg, req.pvs, req.used);
   const existing = req.lv ? req.lv.segments.reduce((n, s) => n + s.extent_count, 0) : 0;
   const a = new Allocator(pvms, stripes, existing, extents, req.lv);
   a.run(POLICY_RANK[req.policy ?? "normal"], req.lvName ?? req.lv?.name ?? "");

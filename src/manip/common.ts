@@ -18,6 +18,30 @@ export function nextDoc(doc: VgDoc): VgDoc {
   return out;
 }
 
+/**
+ * nextDoc for the LV operations, which change at most one LV: the copy has
+ * its own list of LVs, but the LVs in it are the input's. An operation that
+ * changes an LV takes its own copy first (ownLv); copying all of them would
+ * cost more than the operation at a thousand LVs.
+ */
+export function nextLvDoc(doc: VgDoc): VgDoc {
+  const lvs = doc.vg.logical_volumes;
+  if (lvs === undefined) return nextDoc(doc);
+  const out: VgDoc = structuredClone({ ...doc, vg: { ...doc.vg, logical_volumes: [] as LvMeta[] } });
+  out.vg.logical_volumes = [...lvs];
+  out.vg.seqno = doc.vg.seqno + 1;
+  return out;
+}
+
+/** The LV `name` of a document from nextLvDoc, replaced by a copy that may be changed. */
+export function ownLv(vg: VgMeta, name: string): LvMeta {
+  const lv = findLv(vg, name);
+  const lvs = vg.logical_volumes!;
+  const copy = structuredClone(lv);
+  lvs[lvs.indexOf(lv)] = copy;
+  return copy;
+}
+
 export const conflict = (msg: string) => new DvmError(Exit.conflict, msg);
 export const noSpace = (msg: string) => new DvmError(Exit.noSpace, msg);
 export { invalidInput, notFound };

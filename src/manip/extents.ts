@@ -85,22 +85,27 @@ export function usedExtents(vg: VgMeta): Map<string, PeRun[]> {
     list.push({ start, count: end - start });
     runs.set(pv.name, list);
   };
-  for (const lv of vg.logical_volumes ?? [])
-    for (const seg of lv.segments) {
-      const key = pairAreaKey(seg);
-      const arrays: [unknown[], number][] = [];
-      if (key) {
-        if (Array.isArray(seg[key])) arrays.push([seg[key] as unknown[], areaLength(seg)]);
-      } else if (!NO_PV_AREAS.has(baseSegType(String(seg.type))))
-        for (const v of Object.values(seg)) if (Array.isArray(v)) arrays.push([v, seg.extent_count]);
-      for (const [a, len] of arrays)
-        for (let i = 0; i + 1 < a.length; i += 2) {
-          const name = a[i];
-          const pe = a[i + 1];
-          const pv = typeof name === "string" ? pvs.get(name) : undefined;
-          if (pv && typeof pe === "number" && Number.isInteger(pe) && pe >= 0) add(pv, pe, len);
-        }
+  const pairs = (a: unknown[], len: number) => {
+    for (let i = 0; i + 1 < a.length; i += 2) {
+      const name = a[i];
+      const pe = a[i + 1];
+      const pv = typeof name === "string" ? pvs.get(name) : undefined;
+      if (pv && typeof pe === "number" && Number.isInteger(pe) && pe >= 0) add(pv, pe, len);
     }
+  };
+  // Indexed loops: this visits every segment, and for-of costs several times more before optimization.
+  const lvs = vg.logical_volumes ?? [];
+  for (let l = 0; l < lvs.length; l++) {
+    const segs = lvs[l]!.segments;
+    for (let s = 0; s < segs.length; s++) {
+      const seg = segs[s]!;
+      const key = pairAreaKey(seg);
+      if (key) {
+        if (Array.isArray(seg[key])) pairs(seg[key] as unknown[], areaLength(seg));
+      } else if (!NO_PV_AREAS.has(baseSegType(String(seg.type))))
+        for (const v of Object.values(seg)) if (Array.isArray(v)) pairs(v, seg.extent_count);
+    }
+  }
   for (const [name, list] of runs) runs.set(name, mergeRuns(list));
   return runs;
 }

@@ -9,8 +9,9 @@ import {
   findPv,
   invalidInput,
   type ManipResult,
-  nextDoc,
+  nextLvDoc,
   noSpace,
+  ownLv,
   pvLabel,
 } from "./common.js";
 import { areaLength, type PeRun, usedCount, usedExtents } from "./extents.js";
@@ -65,15 +66,28 @@ function checkNewLvName(vg: VgMeta, name: string) {
 
 const isStripedType = (t: unknown) => t === "striped" || t === "linear";
 
+/**
+ * Whether `name` is `v` or a value anywhere inside it. It visits every
+ * value of every LV, so its loops are indexed: for-of costs several times
+ * more in code that has not been optimized yet.
+ */
+function refersTo(v: unknown, name: string): boolean {
+  if (v === name) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (refersTo(v[i], name)) return true;
+  } else if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    for (let i = 0; i < keys.length; i++) if (refersTo(o[keys[i]!], name)) return true;
+  }
+  return false;
+}
+
 /** Names of other LVs' references to `lv` (as areas, origins, pools, ...). */
 function usersOf(vg: VgMeta, lv: LvMeta): string[] {
-  const refers = (v: unknown): boolean =>
-    v === lv.name ||
-    (Array.isArray(v) && v.some(refers)) ||
-    (typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).some(refers));
-  return (vg.logical_volumes ?? [])
-    .filter((o) => o !== lv && o.segments.some((s) => Object.values(s).some(refers)))
-    .map((o) => o.name);
+  const users: string[] = [];
+  for (const o of vg.logical_volumes ?? []) if (o !== lv && refersTo(o.segments, lv.name)) users.push(o.name);
+  return users;
 }
 
 /** Only visible striped/linear LVs on PVs, used by no other LV, are changed here. */
@@ -292,8 +306,7 @@ function mergeSegments(lv: LvMeta) {
 
 const lvExtents = (lv: LvMeta) => lv.segments.reduce((n, s) => n + s.extent_count, 0);
 
-function freeExtents(vg: VgMeta): number {
-  const used = usedExtents(vg);
+function freeExtents(vg: VgMeta, used: Map<string, PeRun[]>): number {
   return vg.physical_volumes.reduce(
     (n, pv) => n + Math.max(0, pv.pe_count - usedCount(used.get(pv.name))),
     0,
@@ -343,7 +356,8 @@ export function lvCreate(doc: VgDoc, o: LvCreateOptions): ManipResult {
   const visible = (vg.logical_volumes ?? []).filter((l) => l.status.includes("VISIBLE")).length;
   if (vg.max_lv > 0 && visible >= vg.max_lv)
     throw conflict(`maximum number of logical volumes (${vg.max_lv}) reached in volume group "${vg.name}"`);
-  const free = freeExtents(vg);
+  const used = usedExtents(vg);
+  const free = freeExtents(vg, used);
   if (free < extents)
     throw noSpace(
       `volume group "${vg.name}" has insufficient free space (${free} extents): ${extents} required`,
@@ -355,8 +369,9 @@ export function lvCreate(doc: VgDoc, o: LvCreateOptions): ManipResult {
     pvs: choices,
     policy: policyOf(vg),
     lvName: o.name,
+    used,
   });
-  const out = nextDoc(doc);
+  const out = nextLvDoc(doc);
   const lv: LvMeta = {
     name: o.name,
     id: o.newId(),
@@ -447,8 +462,8 @@ export function lvExtend(doc: VgDoc, o: LvExtendOptions): ManipResult {
   // lvextend has no stripes-versus-PVs check: the allocation fails instead (exit 6 all the same).
   const choices = o.on?.length ? pvChoices(doc, o.on, say) : undefined;
   const runs = allocate({ vg, lv, stripes, extents: delta, pvs: choices, policy: policyOf(vg, lv) });
-  const out = nextDoc(doc);
-  const nlv = findLv(out.vg, o.name);
+  const out = nextLvDoc(doc);
+  const nlv = ownLv(out.vg, o.name);
   nlv.segments.push(...runSegments(runs, current, stripeSize));
   mergeSegments(nlv);
   return { doc: out, messages };
@@ -495,8 +510,8 @@ export function lvReduce(doc: VgDoc, o: { name: string; size: SizeArg; messages?
   }
   if (total === current)
     throw invalidInput(`new size (${total} extents) matches existing size (${current} extents)`);
-  const out = nextDoc(doc);
-  const nlv = findLv(out.vg, o.name);
+  const out = nextLvDoc(doc);
+  const nlv = ownLv(out.vg, o.name);
   const kept: SegmentMeta[] = [];
   for (const s of [...nlv.segments].sort((a, b) => a.start_extent - b.start_extent)) {
     if (s.start_extent >= total) continue;
@@ -513,7 +528,7 @@ export function lvRemove(doc: VgDoc, o: { name: string }): ManipResult {
   checkVgWritable(doc.vg);
   const lv = findLv(doc.vg, o.name);
   checkEditable(doc.vg, lv, "remove");
-  const out = nextDoc(doc);
+  const out = nextLvDoc(doc);
   const lvs = (out.vg.logical_volumes ?? []).filter((l) => l.name !== o.name);
   if (lvs.length) out.vg.logical_volumes = lvs;
   else delete out.vg.logical_volumes;
@@ -527,7 +542,7 @@ export function lvRename(doc: VgDoc, o: { name: string; newName: string }): Mani
   checkEditable(doc.vg, lv, "rename");
   if (o.newName === o.name) throw invalidInput("old and new logical volume names must differ");
   checkNewLvName(doc.vg, o.newName);
-  const out = nextDoc(doc);
-  findLv(out.vg, o.name).name = o.newName;
+  const out = nextLvDoc(doc);
+  ownLv(out.vg, o.name).name = o.newName;
   return { doc: out, messages: [] };
 }

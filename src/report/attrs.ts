@@ -1,5 +1,4 @@
-import { baseSegType } from "../lvm2/validate.js";
-import type { LvModel, PvModel, SegModel, VgModel } from "./model.js";
+import type { LvModel, PvModel, VgModel } from "./model.js";
 
 /**
  * LVM2's attribute strings (pv_attr, vg_attr, lv_attr), and the LV type
@@ -46,8 +45,14 @@ export function vgAttr(vg: VgModel | null): string {
   ].join("");
 }
 
-const segType = (s: SegModel) => baseSegType(s.type);
-const hasSeg = (lv: LvModel, pred: (t: string) => boolean) => lv.segs.some((s) => pred(segType(s)));
+/** Whether the LV has a segment of one of these base types. */
+const hasSeg = (lv: LvModel, a: string, b?: string) =>
+  lv.segTypes.includes(a) || (b !== undefined && lv.segTypes.includes(b));
+/** Whether the LV has a segment whose base type starts with `prefix` ("raid"). */
+function hasSegPrefix(lv: LvModel, prefix: string): boolean {
+  for (let i = 0; i < lv.segTypes.length; i++) if (lv.segTypes[i]!.startsWith(prefix)) return true;
+  return false;
+}
 
 /** A string key of the LV's first segment (pool and origin names live there). */
 export function firstSegKey(lv: LvModel, key: string): string {
@@ -55,14 +60,13 @@ export function firstSegKey(lv: LvModel, key: string): string {
   return typeof v === "string" ? v : "";
 }
 
-export const isPool = (lv: LvModel) =>
-  hasSeg(lv, (t) => t === "thin-pool" || t === "cache-pool" || t === "vdo-pool");
+export const isPool = (lv: LvModel) => hasSeg(lv, "thin-pool", "cache-pool") || hasSeg(lv, "vdo-pool");
 const isRaid = (lv: LvModel) =>
-  hasSeg(lv, (t) => t.startsWith("raid")) || lv.role === "raid-image" || lv.role === "raid-meta";
+  hasSegPrefix(lv, "raid") || lv.role === "raid-image" || lv.role === "raid-meta";
 
 /** The thin pool LV of a thin volume, or the pool itself. */
 function thinPoolOf(lv: LvModel): LvModel | undefined {
-  if (hasSeg(lv, (t) => t === "thin-pool")) return lv;
+  if (hasSeg(lv, "thin-pool")) return lv;
   const name = firstSegKey(lv, "thin_pool");
   return name ? lv.vg.lvByName.get(name) : undefined;
 }
@@ -73,14 +77,14 @@ function lvTypeChar(lv: LvModel): string {
   if (lv.status.includes("PVMOVE")) return "p";
   if (lv.cowOf !== null) return "s";
   if (lv.isOrigin) return "o";
-  if (hasSeg(lv, (t) => t === "thin-pool")) return "t";
-  if (hasSeg(lv, (t) => t === "thin")) return "V";
-  if (hasSeg(lv, (t) => t === "cache" || t === "cache-pool")) return "C";
-  if (hasSeg(lv, (t) => t === "vdo-pool")) return "d";
-  if (hasSeg(lv, (t) => t === "vdo")) return "v";
-  if (hasSeg(lv, (t) => t.startsWith("raid"))) return notSynced ? "R" : "r";
-  if (hasSeg(lv, (t) => t === "mirror")) return notSynced ? "M" : "m";
-  if (hasSeg(lv, (t) => t === "zero" || t === "error")) return "v";
+  if (hasSeg(lv, "thin-pool")) return "t";
+  if (hasSeg(lv, "thin")) return "V";
+  if (hasSeg(lv, "cache", "cache-pool")) return "C";
+  if (hasSeg(lv, "vdo-pool")) return "d";
+  if (hasSeg(lv, "vdo")) return "v";
+  if (hasSegPrefix(lv, "raid")) return notSynced ? "R" : "r";
+  if (hasSeg(lv, "mirror")) return notSynced ? "M" : "m";
+  if (hasSeg(lv, "zero", "error")) return "v";
   switch (lv.role) {
     // Without sync status from device-mapper an image counts as out of sync.
     case "mirror-image":
@@ -101,19 +105,19 @@ function lvTypeChar(lv: LvModel): string {
 
 /** Target type, lv_attr's seventh character. */
 function lvTargetChar(lv: LvModel): string {
-  if (hasSeg(lv, (t) => t === "thin-pool" || t === "thin")) return "t";
-  if (hasSeg(lv, (t) => t === "cache" || t === "cache-pool")) return "C";
+  if (hasSeg(lv, "thin-pool", "thin")) return "t";
+  if (hasSeg(lv, "cache", "cache-pool")) return "C";
   if (isRaid(lv)) return "r";
   if (
-    hasSeg(lv, (t) => t === "mirror") ||
+    hasSeg(lv, "mirror") ||
     lv.status.includes("PVMOVE") ||
     lv.role === "mirror-image" ||
     lv.role === "mirror-log"
   )
     return "m";
   if (lv.cowOf !== null || lv.isOrigin) return "s";
-  if (hasSeg(lv, (t) => t === "vdo" || t === "vdo-pool")) return "d";
-  if (hasSeg(lv, (t) => t === "zero" || t === "error")) return "v";
+  if (hasSeg(lv, "vdo", "vdo-pool")) return "d";
+  if (hasSeg(lv, "zero", "error")) return "v";
   return "-";
 }
 
@@ -136,16 +140,16 @@ export function lvAttr(lv: LvModel, activity: LvActivity | null | undefined): st
   const zero = thinPoolOf(lv)?.segs.some((s) => s.meta.zero_new_blocks === 1) ?? false;
   // RAID health comes from its dm status; LVM shows 'X' when it has none.
   const health = lv.partial ? "p" : isRaid(lv) && activity === undefined ? "X" : "-";
-  return [
-    lvTypeChar(lv),
-    lv.status.includes("WRITE") ? "w" : "r",
-    alloc,
-    lv.status.includes("FIXED_MINOR") ? "m" : "-",
-    state,
-    open,
-    lvTargetChar(lv),
-    zero ? "z" : "-",
-    health,
-    lv.flags.includes("ACTIVATION_SKIP") ? "k" : "-",
-  ].join("");
+  return (
+    lvTypeChar(lv) +
+    (lv.status.includes("WRITE") ? "w" : "r") +
+    alloc +
+    (lv.status.includes("FIXED_MINOR") ? "m" : "-") +
+    state +
+    open +
+    lvTargetChar(lv) +
+    (zero ? "z" : "-") +
+    health +
+    (lv.flags.includes("ACTIVATION_SKIP") ? "k" : "-")
+  );
 }

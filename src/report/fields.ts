@@ -728,12 +728,17 @@ const canon = (s: string) => s.replaceAll("_", "").toLowerCase();
 export function matchFieldId(name: string, prefix: string): string | null {
   const want = canon(name);
   if (want === "") return null;
-  for (const id of LVM_FIELD_IDS) {
-    const c = canon(id);
-    if (c === want || c === prefix + want) return id;
+  const prefixed = prefix + want;
+  CANON_IDS ??= LVM_FIELD_IDS.map(canon);
+  for (let i = 0; i < CANON_IDS.length; i++) {
+    const c = CANON_IDS[i];
+    if (c === want || c === prefixed) return LVM_FIELD_IDS[i]!;
   }
   return null;
 }
+
+/** canon() of each of LVM_FIELD_IDS, made on first use. */
+let CANON_IDS: string[] | undefined;
 
 const BY_ID = new Map(FIELDS.map((f) => [f.id, f]));
 

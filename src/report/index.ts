@@ -125,7 +125,10 @@ interface Selection {
 
 /** LVs a report can show; the internal snapshotN links never appear, even by name. */
 const listable = (lv: LvModel) => !lv.snapshotLink;
-const isThinPool = (lv: LvModel) => lv.segs.some((s) => s.type === "thin-pool");
+const isThinPool = (lv: LvModel) => {
+  for (let i = 0; i < lv.segs.length; i++) if (lv.segs[i]!.type === "thin-pool") return true;
+  return false;
+};
 
 function selectVgsLvs(kind: ReportKind, model: Model, names: string[]): Selection | null {
   if (names.length === 0) return null;
@@ -225,15 +228,22 @@ export function renderReport(kind: ReportKind, input: ReportInput, opts: ReportO
   const model = buildModel(input.vgs, input.orphans);
   const rows = collectRows(kind, type, model, opts);
   // Array.prototype.sort is stable: rows equal on the keys keep metadata order, as in LVM.
+  // Each row's sort values are taken once, not at every comparison.
   const keys = SORT_KEYS[kind];
-  rows.sort((a, b) => {
-    for (const k of keys) {
-      const c = cmp(sortValue(k, a), sortValue(k, b));
-      if (c !== 0) return c;
-    }
-    return 0;
-  });
+  const sorted = rows
+    .map((row) => {
+      const by: (string | number)[] = [];
+      for (let i = 0; i < keys.length; i++) by.push(sortValue(keys[i]!, row));
+      return { row, by };
+    })
+    .sort((a, b) => {
+      for (let i = 0; i < keys.length; i++) {
+        const c = cmp(a.by[i]!, b.by[i]!);
+        if (c !== 0) return c;
+      }
+      return 0;
+    });
   const ctx: Ctx = { activity: input.activity };
-  const cells = rows.map((r) => cols.map((f) => cellText(f, r, ctx, ro)));
+  const cells = sorted.map(({ row }) => cols.map((f) => cellText(f, row, ctx, ro)));
   return opts.json ? renderJson(JSON_KEY[kind], cols, cells) : renderText(cols, cells, ro);
 }

@@ -55,6 +55,8 @@ export interface LvModel {
   status: string[];
   flags: string[];
   segs: SegModel[];
+  /** The base types of its segments ("striped", "thin-pool", ...), each once. */
+  segTypes: string[];
   /** Logical extents. */
   extents: number;
   visible: boolean;
@@ -93,8 +95,12 @@ export interface SegModel {
   areaLen: number;
 }
 
-const strings = (v: unknown): string[] =>
-  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+// Loops are indexed in the code run per LV: for-of costs several times more before it is optimized.
+function strings(v: unknown): string[] {
+  const out: string[] = [];
+  if (Array.isArray(v)) for (let i = 0; i < v.length; i++) if (typeof v[i] === "string") out.push(v[i]);
+  return out;
+}
 const num = (v: unknown): number => (typeof v === "number" ? v : 0);
 const sameId = (a: string, b: string) => a.replaceAll("-", "") === b.replaceAll("-", "");
 
@@ -160,8 +166,10 @@ function assignRoles(vg: VgModel, lvByName: Map<string, LvModel>) {
     const lv = typeof name === "string" ? lvByName.get(name) : undefined;
     if (lv) lv.role = role;
   };
-  for (const lv of vg.lvs)
-    for (const s of lv.segs) {
+  for (let i = 0; i < vg.lvs.length; i++) {
+    const lv = vg.lvs[i]!;
+    for (let j = 0; j < lv.segs.length; j++) {
+      const s = lv.segs[j]!;
       const type = baseSegType(s.type);
       const m = s.meta;
       if (type === "thin-pool") {
@@ -187,6 +195,7 @@ function assignRoles(vg: VgModel, lvByName: Map<string, LvModel>) {
         }
       }
     }
+  }
 }
 
 function buildVg(doc: VgDoc): VgModel {
@@ -242,6 +251,7 @@ function buildVg(doc: VgDoc): VgModel {
       status,
       flags: strings(l.flags),
       segs: [],
+      segTypes: [],
       extents: 0,
       visible: status.includes("VISIBLE"),
       partial: false,
@@ -255,18 +265,24 @@ function buildVg(doc: VgDoc): VgModel {
     vg.lvs.push(lv);
     lvByName.set(l.name, lv);
   }
-  for (const lv of vg.lvs) {
-    for (const s of lv.meta.segments) {
+  for (let i = 0; i < vg.lvs.length; i++) {
+    const lv = vg.lvs[i]!;
+    const segments = lv.meta.segments;
+    for (let j = 0; j < segments.length; j++) {
+      const s = segments[j]!;
       const { list, len } = segmentAreas(s);
-      const areas: Area[] = list.map(({ name, start }) => {
+      const areas: Area[] = [];
+      for (let k = 0; k < list.length; k++) {
+        const { name, start } = list[k]!;
         const pv = pvByKey.get(name);
         if (pv) {
           pv.peAlloc += len;
-          return { kind: "pv", pv, start };
-        }
-        return { kind: "lv", name, lv: lvByName.get(name) ?? null, start };
-      });
+          areas.push({ kind: "pv", pv, start });
+        } else areas.push({ kind: "lv", name, lv: lvByName.get(name) ?? null, start });
+      }
       lv.segs.push({ lv, meta: s, type: s.type, areas, areaLen: len });
+      const base = baseSegType(s.type);
+      if (!lv.segTypes.includes(base)) lv.segTypes.push(base);
       lv.extents = Math.max(lv.extents, s.start_extent + s.extent_count);
     }
   }
@@ -286,9 +302,12 @@ function buildVg(doc: VgDoc): VgModel {
     );
     return lv.partial;
   };
-  for (const lv of vg.lvs) partial(lv);
-  vg.lvCount = vg.lvs.filter((l) => l.visible).length;
-  vg.snapCount = vg.lvs.filter((l) => l.cowOf !== null).length;
+  // Only a missing PV makes anything partial.
+  if (vg.missingPvs > 0) for (const lv of vg.lvs) partial(lv);
+  for (let i = 0; i < vg.lvs.length; i++) {
+    if (vg.lvs[i]!.visible) vg.lvCount++;
+    if (vg.lvs[i]!.cowOf !== null) vg.snapCount++;
+  }
   for (const pv of vg.pvs) {
     pv.size = pv.peCount ? pv.peCount * vg.extentSize : num(pv.meta?.dev_size);
     vg.extentCount += pv.peCount;

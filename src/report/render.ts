@@ -52,7 +52,8 @@ export function renderText(cols: FieldDef[], cells: string[][], o: RenderOptions
 }
 
 /** libdm escapes only what would end the JSON string. */
-const jsonString = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+const jsonString = (s: string) =>
+  s.indexOf('"') < 0 && s.indexOf("\\") < 0 ? `"${s}"` : `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
 /**
  * LVM's JSON: one report object holding an array named after the report
@@ -61,15 +62,28 @@ const jsonString = (s: string) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
  */
 export function renderJson(key: string, cols: FieldDef[], cells: string[][]): string {
   const pad = (n: number) => INDENT + " ".repeat(4 * n);
-  const rows = cells.map(
-    (r) => `${pad(4)}{${r.map((v, i) => `${jsonString(cols[i]!.id)}:${jsonString(v)}`).join(", ")}}`,
-  );
+  // The rows as pieces joined once: no string per cell or per row.
+  const first = cols.map((c) => `${pad(4)}{${jsonString(c.id)}:`);
+  const next = cols.map((c) => `, ${jsonString(c.id)}:`);
+  const parts: string[] = [];
+  for (let r = 0; r < cells.length; r++) {
+    const row = cells[r]!;
+    if (r) parts.push(",\n");
+    if (row.length === 0) parts.push(`${pad(4)}{`);
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i]!;
+      parts.push(i ? next[i]! : first[i]!);
+      if (v.indexOf('"') < 0 && v.indexOf("\\") < 0) parts.push('"', v, '"');
+      else parts.push(jsonString(v));
+    }
+    parts.push("}");
+  }
   const lines = [
     `${INDENT}{`,
     `${pad(1)}"report": [`,
     `${pad(2)}{`,
     `${pad(3)}${jsonString(key)}: [`,
-    ...(rows.length ? [rows.join(",\n")] : []),
+    ...(cells.length ? [parts.join("")] : []),
     `${pad(3)}]`,
     `${pad(2)}}`,
     `${pad(1)}]`,

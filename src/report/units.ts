@@ -87,8 +87,29 @@ function nearbyint(d: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
+/**
+ * Sizes already formatted, by units, suffix and size: a report shows the
+ * same few sizes on many rows, and each takes big-integer arithmetic.
+ */
+const formatted = new Map<string, Map<number, string>>();
+
 /** Format a size given in 512-byte sectors, as LVM's reports do. */
 export function formatSize(sizeSectors: number, units: Units = DEFAULT_UNITS, suffix = true): string {
+  const mode = suffix ? units : `${units}-`;
+  let known = formatted.get(mode);
+  if (!known) {
+    known = new Map();
+    formatted.set(mode, known);
+  }
+  let text = known.get(sizeSectors);
+  if (text === undefined) {
+    text = computeSize(sizeSectors, units, suffix);
+    known.set(sizeSectors, text);
+  }
+  return text;
+}
+
+function computeSize(sizeSectors: number, units: Units, suffix: boolean): string {
   const human = "hHrR".includes(units);
   const lower = units.toLowerCase();
   const si = units !== lower; // upper-case: powers of 1000

@@ -3,7 +3,7 @@ import { runProgram } from "../dm/exec.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit } from "../lib/errors.js";
 import { checkDoc } from "../lib/schema.js";
-import { vgProblems } from "../lvm2/validate.js";
+import { forgetProblems, vgProblems, withProblemMemo } from "../lvm2/validate.js";
 import type { VgMeta } from "../lvm2/vg.js";
 import {
   type ActivateResult,
@@ -52,10 +52,15 @@ export class DmRunError extends DvmError {
   }
 }
 
+/**
+ * Run `fn` holding the locks. Within it a VG document is checked once
+ * however often it is validated (read, the mutator's own checks, the
+ * mutator's output): documents are replaced, never edited in place.
+ */
 function withLocks<T>(names: string[], opts: LockOptions, fn: () => T): T {
   const lock: Lock = lockAll(names, opts);
   try {
-    return fn();
+    return withProblemMemo(fn);
   } finally {
     lock.release();
   }
@@ -70,6 +75,8 @@ export function checkMutation(out: unknown, expectedSeqno: number, before: VgMet
   const doc = out as VgDoc;
   if (doc.vg.seqno !== expectedSeqno)
     throw new DvmError(Exit.invalid, `mutator output: seqno ${doc.vg.seqno}, expected ${expectedSeqno}`);
+  // A mutator that hands back the VG it was given changed it in place: what was known of it is void.
+  if (doc.vg === before) forgetProblems(doc.vg);
   const problems = vgProblems(doc.vg);
   if (problems.length)
     throw new DvmError(

@@ -165,14 +165,14 @@ export function writeVg(next: VgMeta, scanned: ScannedDevice[], opts: WriteOptio
       typeof vg.metadata_copies === "number" ? vg.metadata_copies : 0,
     );
     if (targets.length === 0) throw new DvmError(Exit.invalid, `no PV of "${vg.name}" has a metadata area`);
-    const { data, crc } = encodeText(text);
-    for (const t of targets) planCopy(t.header, data, crc); // refuses oversized metadata before any write
+    const encoded = encodeText(text);
+    for (const t of targets) planCopy(t.header, encoded.data, encoded.crc); // refuses oversized metadata before any write
     const written = targets.map((t) => ({ path: t.path, mda_start_bytes: t.header.start as number }));
     const plan = { ...newText, text, seqno, joining, leaving, written };
     if (opts.dryRun) return plan;
     // LVM2 marks PVs as used before their first metadata lands on them.
     for (const u of members) setUsed(get(u), true);
-    const done = commit(targets, text, opts.phase2);
+    const done = commit(targets, text, opts.phase2, encoded);
     if (!done) return { ...plan, committed: false };
     for (const u of leaving) orphan(get(u));
     return plan;
