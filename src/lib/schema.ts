@@ -254,8 +254,57 @@ const typeOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array"
  * null. The pointer is built only for the failing path, on the way out.
  */
 export function schemaError(s: Schema, v: unknown): [string, string] | null {
+  // Valid documents are the common case: accept them without building any failure on the way.
+  if (accepts(s, v)) return null;
   const e = check(s, v);
   return e ? [e.path.reverse().join(""), e.what] : null;
+}
+
+/** Whether `v` satisfies `s`: the same rules as check(), as a plain yes or no. */
+function accepts(s: Schema, v: unknown): boolean {
+  if (s.const !== undefined) return v === s.const;
+  if (s.anyOf) {
+    for (let i = 0; i < s.anyOf.length; i++) if (accepts(s.anyOf[i]!, v)) return true;
+    return false;
+  }
+  switch (s.type) {
+    case "integer":
+      return (
+        typeof v === "number" &&
+        Number.isSafeInteger(v) &&
+        (s.minimum === undefined || v >= s.minimum) &&
+        (s.maximum === undefined || v <= s.maximum)
+      );
+    case "number":
+      return typeof v === "number" && Number.isFinite(v) && (s.minimum === undefined || v >= s.minimum);
+    case "boolean":
+      return typeof v === "boolean";
+    case "null":
+      return v === null;
+    case "string":
+      return typeof v === "string" && !(s.minLength && v.length < s.minLength);
+    case "array": {
+      if (!Array.isArray(v) || (s.minItems && v.length < s.minItems)) return false;
+      if (s.items) for (let i = 0; i < v.length; i++) if (!accepts(s.items, v[i])) return false;
+      return true;
+    }
+    case "object": {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+      const o = v as Record<string, unknown>;
+      const req = s.required;
+      if (req) for (let i = 0; i < req.length; i++) if (!Object.hasOwn(o, req[i]!)) return false;
+      const extra = typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
+      const props = s.properties;
+      for (const k in o) {
+        if (!Object.hasOwn(o, k)) continue;
+        const sub = (props && Object.hasOwn(props, k) ? props[k] : undefined) ?? extra;
+        if (sub && !accepts(sub, o[k])) return false;
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
 }
 
 interface Failure {
@@ -312,7 +361,7 @@ function check(s: Schema, v: unknown): Failure | null {
       const extra = typeof s.additionalProperties === "object" ? s.additionalProperties : undefined;
       for (const k in o) {
         if (!Object.hasOwn(o, k)) continue;
-        const sub = s.properties?.[k] ?? extra;
+        const sub = (s.properties && Object.hasOwn(s.properties, k) ? s.properties[k] : undefined) ?? extra;
         if (sub) {
           const e = check(sub, o[k]);
           if (e) return under(k, e);
