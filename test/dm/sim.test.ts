@@ -30,11 +30,12 @@ after(() => {
   for (const d of scratchDirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** Mirror recovery frozen (rate 0) unless asked: these tests drive it with tick() (time-based: sim-mirror.test.ts). */
 function setup(opts?: SimOptions) {
   const dir = mkdtempSync(join(tmpdir(), "dvm-sim-"));
   scratchDirs.push(dir);
   const simDir = join(dir, "sim");
-  const sim = new SimBackend(simDir, opts);
+  const sim = new SimBackend(simDir, { mirrorRate: 0, ...opts });
   /** A zeroed image file of `sectors` 512-byte sectors. */
   const img = (name: string, sectors: number) => {
     const p = join(dir, name);
@@ -114,7 +115,7 @@ function fileBytes(path: string, offset: number, length: number): Buffer {
 }
 
 const childEnv = (extra: Record<string, string> = {}) => {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, DVM_SIM_MIRROR_RATE: "0", ...extra };
   delete env.NODE_EXTRA_CA_CERTS;
   return env;
 };

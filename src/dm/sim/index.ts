@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { SECTOR_SIZE } from "../../lib/units.js";
 import { type DmBackend, DmFailure, type SuspendFlags } from "../backend.js";
 import type { DmDevice, DmDisk, DmStateDoc } from "../docs.js";
-import { type MirrorTarget, printTarget, splitArgs, type TargetLine } from "../target.js";
+import { printTarget, splitArgs, type TargetLine } from "../target.js";
 import {
   byDevno,
   devSize,
@@ -27,11 +27,21 @@ import {
   type SimFault,
 } from "./faults.js";
 import { MustWait, type Plan, planIo, readPieces, writePieces } from "./io.js";
+import {
+  advanceResync,
+  checkMirrorRate,
+  mirrorRateFromEnv,
+  NEED_IO,
+  type RegionCopiedHook,
+  recover,
+  startResync,
+} from "./resync.js";
 import { DISK_MAJOR, FAULTS_FILE, MINOR_LIMIT, type SimDev, type SimState, Store } from "./store.js";
-import { initialRuntime, mirrorRegions, statusLine } from "./targets.js";
+import { initialRuntime, statusLine } from "./targets.js";
 import { buildTable, checkAreas } from "./validate.js";
 
 export type { FaultOp, ResumeStage, SimFault } from "./faults.js";
+export { DEFAULT_MIRROR_RATE, MIRROR_RATE_ENV, type RegionCopiedHook } from "./resync.js";
 
 /**
  * The sim backend: a faithful user-space device-mapper (device-mapper.md §1,
@@ -39,11 +49,28 @@ export type { FaultOp, ResumeStage, SimFault } from "./faults.js";
  * locks the folder, loads the state, applies the change and saves it; a
  * failed operation saves nothing, except where the kernel itself leaves a
  * changed device behind (a resume whose swap or resume hooks fail, §1.5).
+ *
+ * Mirror targets recover in the background with no daemon (resync.ts):
+ * every operation first brings each recovering mirror up to the clock,
+ * copying the regions that fell due from leg 0 to the other legs and then
+ * saving the new in-sync count; the status line shows `<in-sync>/<regions>`
+ * and the mirror's event number goes up when it comes fully in sync. The
+ * rate is DVM_SIM_MIRROR_RATE regions per second (default
+ * DEFAULT_MIRROR_RATE; 0 freezes recovery, leaving only tick()).
  */
 
 export interface SimOptions {
   /** How long I/O to a suspended device (and waitEvent) waits before giving up (default 30 s). */
   timeoutMs?: number;
+  /**
+   * Mirror recovery rate in regions per second; 0 freezes recovery (only
+   * tick() moves it). Default: DVM_SIM_MIRROR_RATE, else DEFAULT_MIRROR_RATE.
+   */
+  mirrorRate?: number;
+  /** The clock mirror recovery runs on, in ms (default Date.now); tests drive a fake one. */
+  now?: () => number;
+  /** Tests: called after each recovered region is copied and before it is recorded (a crash point). */
+  onRegionCopied?: RegionCopiedHook;
 }
 
 export interface WaitOptions {
@@ -99,6 +126,10 @@ export class SimBackend implements DmBackend {
   /** DVM_SIM_FAULTS: this process's own faults. */
   private envFaults: SimFault[];
   private readonly timeoutMs: number;
+  /** Mirror recovery: regions per second, the clock, the crash-point hook. */
+  readonly mirrorRate: number;
+  private readonly now: () => number;
+  private readonly onRegionCopied: RegionCopiedHook | undefined;
 
   constructor(dir: string, opts: SimOptions = {}) {
     this.dir = resolve(dir);
@@ -106,38 +137,65 @@ export class SimBackend implements DmBackend {
     const env = process.env.DVM_SIM_FAULTS;
     this.envFaults = env?.trim() ? parseFaults(env, "DVM_SIM_FAULTS") : [];
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.mirrorRate =
+      opts.mirrorRate === undefined ? mirrorRateFromEnv() : checkMirrorRate(opts.mirrorRate, "mirrorRate");
+    this.now = opts.now ?? Date.now;
+    this.onRegionCopied = opts.onRegionCopied;
   }
 
   // ---- transactions and faults ----
 
-  /** Lock, load, check faults, apply, save, unlock. `write: false` for queries. */
+  /**
+   * Lock, load, bring mirror recovery up to now, check faults, apply, save,
+   * unlock. `write: false` for queries (they still save recovery progress).
+   */
   private tx<T>(
     op: FaultOp | undefined,
     name: string | undefined,
     fn: (st: SimState) => T,
     opts: { io?: boolean; write?: boolean } = {},
   ): T {
-    return this.store.locked(
-      () => {
-        if (op) this.fault(op, name, undefined);
-        const st = this.store.load();
-        let result: T;
-        try {
-          result = fn(st);
-        } catch (e) {
-          if (!(e instanceof SaveThenFail)) throw e;
-          sweepDeferred(st);
-          this.store.save(st);
-          throw e.failure;
-        }
-        if (opts.write !== false) {
-          sweepDeferred(st);
-          this.store.save(st);
-        }
-        return result;
-      },
-      { io: opts.io },
-    );
+    let io = !!opts.io;
+    for (;;) {
+      const out = this.store.locked(
+        () => {
+          const st = this.store.load();
+          // Recovery copies data, which needs the I/O lock: without it, start over holding it.
+          const progress = this.resync(st, io);
+          if (progress === NEED_IO) return NEED_IO;
+          // Copied first, recorded now: the operation below may still fail, the progress stands.
+          if (progress) this.store.save(st);
+          if (op) this.fault(op, name, undefined);
+          let result: T;
+          try {
+            result = fn(st);
+          } catch (e) {
+            if (!(e instanceof SaveThenFail)) throw e;
+            sweepDeferred(st);
+            this.store.save(st);
+            throw e.failure;
+          }
+          if (opts.write !== false) {
+            sweepDeferred(st);
+            this.store.save(st);
+          }
+          return { result };
+        },
+        { io },
+      );
+      if (out !== NEED_IO) return out.result;
+      io = true;
+    }
+  }
+
+  /** Background mirror recovery up to the clock (resync.ts); `io`: the I/O lock is held, copies may run. */
+  private resync(st: SimState, io: boolean): boolean | typeof NEED_IO {
+    return advanceResync(st, {
+      now: this.now(),
+      rate: this.mirrorRate,
+      io,
+      onRegionCopied: this.onRegionCopied,
+    });
   }
 
   /** Fire a matching fault (env first, then faults.json); consumed counts are saved at once. Caller holds the lock. */
@@ -280,6 +338,8 @@ export class SimBackend implements DmBackend {
             throw e;
           }
           dev.suspended = false;
+          // Mirror recovery (re)starts its clock: time spent suspended does not count.
+          startResync(dev, this.now());
         }
       },
       { io: true },
@@ -531,27 +591,26 @@ export class SimBackend implements DmBackend {
 
   /**
    * Let mirror recovery copy `regions` more regions of each mirror target of
-   * the live table (none while suspended). A mirror that becomes fully in
-   * sync raises an event (§4.5).
+   * the live table (none while suspended), on top of the time-based
+   * recovery (which is brought up to now first). Each region's data is
+   * copied from leg 0 to the other legs, then counted; a device suspended on
+   * a leg's way stops the copying there. A mirror that becomes fully in sync
+   * raises an event (§4.5).
    */
   tick(name: string, regions: number): void {
-    this.tx(undefined, name, (st) => {
-      const dev = mustFind(st, name, "tick");
-      if (!isWhole(regions)) throw fail("EINVAL", `tick ${name}: regions must be a whole number`);
-      if (dev.suspended || !dev.live) return;
-      dev.live.targets.forEach((t, i) => {
-        if (t.type !== "mirror") return;
-        dev.live_rt[i] ??= initialRuntime(t);
-        const rt = dev.live_rt[i]!;
-        const total = mirrorRegions(t as MirrorTarget);
-        const before = rt.in_sync_regions ?? 0;
-        rt.in_sync_regions = Math.min(total, before + regions);
-        if (before < total && rt.in_sync_regions === total) {
-          dev.event_nr++;
-          st.global_event_nr++;
-        }
-      });
-    });
+    this.tx(
+      undefined,
+      name,
+      (st) => {
+        const dev = mustFind(st, name, "tick");
+        if (!isWhole(regions)) throw fail("EINVAL", `tick ${name}: regions must be a whole number`);
+        if (dev.suspended || !dev.live) return;
+        dev.live.targets.forEach((t, i) => {
+          if (t.type === "mirror") recover(st, dev, i, regions, this.onRegionCopied);
+        });
+      },
+      { io: true },
+    );
   }
 
   /** DEV_WAIT: wait until the device's event number differs from eventNr; returns it. Timeout → EINTR. */
@@ -648,6 +707,8 @@ export class SimBackend implements DmBackend {
       const done = this.store.ioLocked(() => {
         const plans = this.store.locked(() => {
           const st = this.store.load();
+          // Mirror recovery up to now (the I/O lock is held, so it may copy); copied, then recorded.
+          if (this.resync(st, true)) this.store.save(st);
           const dev = minor === undefined ? findDev(st, name) : st.devices.find((d) => d.minor === minor);
           if (!dev?.disk_added) {
             // A device that vanished while we waited had its queued I/O failed.

@@ -128,7 +128,10 @@ function mapTarget(
       return;
     }
     case "mirror": {
-      // Writes go to every leg; reads are served by the first.
+      // Writes go to every leg, in or out of sync: a region recovery has not reached yet gets the
+      // new data on all legs, so its later copy from leg 0 changes nothing. Reads are served by
+      // leg 0, the recovery source, which is right whether or not the region is in sync yet.
+      // Recovery copies (resync.ts) and this I/O both run under the I/O lock, so they never interleave.
       const m = t as MirrorTarget;
       for (const leg of ctx.write ? m.legs : m.legs.slice(0, 1))
         mapLower(ctx, leg.device, leg.offset_sectors + o, count, buf, depth);
@@ -177,6 +180,22 @@ export function planIo(st: SimState, dev: SimDev, sector: number, count: number,
   const ctx: MapCtx = { st, write, out: [], dirty: false };
   try {
     mapDev(ctx, dev, sector, count, 0, 0);
+  } catch (e) {
+    if (e instanceof MustWait) throw e;
+    return { pieces: [], dirty: ctx.dirty, error: e };
+  }
+  return { pieces: ctx.out, dirty: false };
+}
+
+/**
+ * Map sectors [sector, sector+count) of a device named by a table argument
+ * ("maj:min": a disk or a dm device) to file pieces, as a target's own I/O
+ * to that device does (mirror recovery, resync.ts). Same contract as planIo.
+ */
+export function planArea(st: SimState, device: string, sector: number, count: number, write: boolean): Plan {
+  const ctx: MapCtx = { st, write, out: [], dirty: false };
+  try {
+    mapLower(ctx, device, sector, count, 0, 0);
   } catch (e) {
     if (e instanceof MustWait) throw e;
     return { pieces: [], dirty: ctx.dirty, error: e };

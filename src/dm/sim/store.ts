@@ -26,8 +26,15 @@ export interface SimTable {
 
 /** Per-target state that status lines show (device-mapper.md §4.2, §4.5). */
 export interface TargetRuntime {
-  /** mirror: regions in sync. */
+  /** mirror: regions in sync (recovered in order: regions [0, in_sync_regions) are in sync). */
   in_sync_regions?: number;
+  /**
+   * mirror, while recovering: the clock time (ms) up to which recovery has
+   * been accounted (resync.ts). Set again whenever the device resumes, so
+   * time spent suspended does not count; when absent (a state written before
+   * background recovery existed) the next look at the state starts the clock.
+   */
+  resync_ms?: number;
   /** striped: I/O errors seen per stripe. */
   stripe_errors?: number[];
 }

@@ -9,7 +9,8 @@ export const mirrorRegions = (t: MirrorTarget) => Math.ceil(t.length_sectors / t
 /**
  * State of a target as it goes live: a core log starts with nothing in sync
  * (full copy from leg 0), nosync declares everything in sync; stripes start
- * without errors.
+ * without errors. A recovering mirror's clock starts at its resume and it
+ * then comes in sync in the background (resync.ts).
  */
 export function initialRuntime(t: TargetLine): TargetRuntime {
   if (t.type === "mirror") {
@@ -30,6 +31,8 @@ export function statusParams(t: TargetLine, rt: TargetRuntime | undefined): stri
       return `${s.stripes.length} ${s.stripes.map((a) => a.device).join(" ")} 1 ${health}`;
     }
     case "mirror": {
+      // `<#legs> <legs…> <in-sync>/<regions> 1 <health> <log>` (§4.5): in-sync grows as recovery copies
+      // regions (resync.ts; DVM_SIM_MIRROR_RATE regions per second), so pollers (pvmove) read progress here.
       const m = t as MirrorTarget;
       const log = m.log.type === "core" ? "1 core" : `3 disk ${m.log.device} A`;
       return `${m.legs.length} ${m.legs.map((l) => `${l.device} `).join("")}${run.in_sync_regions ?? 0}/${mirrorRegions(m)} 1 ${"A".repeat(m.legs.length)} ${log}`;
