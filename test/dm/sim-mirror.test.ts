@@ -318,6 +318,16 @@ describe("sim mirror: background recovery", () => {
         assert.throws(() => new SimBackend(simDir), /DVM_SIM_MIRROR_RATE/, bad);
       }
       assert.throws(() => new SimBackend(simDir, { mirrorRate: -1 }), /mirrorRate/);
+      // The folder's mirror_rate file: the rate of every process sharing it, unless the env says otherwise.
+      delete process.env[MIRROR_RATE_ENV];
+      writeFileSync(join(simDir, "mirror_rate"), "0.5\n");
+      assert.equal(new SimBackend(simDir).mirrorRate, 0.5);
+      process.env[MIRROR_RATE_ENV] = "3";
+      assert.equal(new SimBackend(simDir).mirrorRate, 3);
+      delete process.env[MIRROR_RATE_ENV];
+      writeFileSync(join(simDir, "mirror_rate"), "slow");
+      assert.throws(() => new SimBackend(simDir), /mirror_rate/);
+      rmSync(join(simDir, "mirror_rate"));
     } finally {
       if (saved === undefined) delete process.env[MIRROR_RATE_ENV];
       else process.env[MIRROR_RATE_ENV] = saved;

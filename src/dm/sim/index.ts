@@ -138,7 +138,9 @@ export class SimBackend implements DmBackend {
     this.envFaults = env?.trim() ? parseFaults(env, "DVM_SIM_FAULTS") : [];
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.mirrorRate =
-      opts.mirrorRate === undefined ? mirrorRateFromEnv() : checkMirrorRate(opts.mirrorRate, "mirrorRate");
+      opts.mirrorRate === undefined
+        ? mirrorRateFromEnv(process.env, this.dir)
+        : checkMirrorRate(opts.mirrorRate, "mirrorRate");
     this.now = opts.now ?? Date.now;
     this.onRegionCopied = opts.onRegionCopied;
   }

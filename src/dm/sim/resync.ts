@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { invalidInput } from "../../lib/errors.js";
 import { SECTOR_SIZE } from "../../lib/units.js";
 import { DmFailure } from "../backend.js";
@@ -33,9 +35,10 @@ import { initialRuntime, mirrorRegions } from "./targets.js";
  *
  * The rate comes from the environment variable DVM_SIM_MIRROR_RATE (regions
  * per second, a number ≥ 0; 0 freezes recovery so that only the explicit
- * tick hook moves it), default DEFAULT_MIRROR_RATE; SimOptions.mirrorRate
- * overrides it in the library. It is the rate of the process that accounts
- * the time: every process sharing a sim folder should use the same one.
+ * tick hook moves it), else the sim folder's `mirror_rate` file, else
+ * DEFAULT_MIRROR_RATE; SimOptions.mirrorRate overrides it in the library. It
+ * is the rate of the process that accounts the time: every process sharing
+ * a sim folder should use the same one, which the file gives them.
  */
 
 export const MIRROR_RATE_ENV = "DVM_SIM_MIRROR_RATE";
@@ -57,11 +60,26 @@ export function checkMirrorRate(rate: unknown, where: string): number {
 }
 
 /** The rate DVM_SIM_MIRROR_RATE sets, or the default when it is unset or empty. */
-export function mirrorRateFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+export function mirrorRateFromEnv(env: NodeJS.ProcessEnv = process.env, dir?: string): number {
   const text = env[MIRROR_RATE_ENV]?.trim();
-  if (!text) return DEFAULT_MIRROR_RATE;
-  return checkMirrorRate(/^[0-9.eE+]+$/.test(text) ? Number(text) : Number.NaN, MIRROR_RATE_ENV);
+  if (text) return parseRate(text, MIRROR_RATE_ENV);
+  // The folder's own setting: one rate for every process that shares it (daemon, pollers, users).
+  if (dir !== undefined) {
+    const file = join(dir, MIRROR_RATE_FILE);
+    let saved: string | undefined;
+    try {
+      saved = readFileSync(file, "utf8").trim();
+    } catch {}
+    if (saved) return parseRate(saved, file);
+  }
+  return DEFAULT_MIRROR_RATE;
 }
+
+/** The sim folder's file holding its mirror recovery rate (regions per second), when there is one. */
+export const MIRROR_RATE_FILE = "mirror_rate";
+
+const parseRate = (text: string, where: string) =>
+  checkMirrorRate(/^[0-9.eE+]+$/.test(text) ? Number(text) : Number.NaN, where);
 
 /** Called after a region's data reached every leg, before it is counted in sync (a crash point for tests). */
 export type RegionCopiedHook = (e: { device: string; target: number; region: number }) => void;
