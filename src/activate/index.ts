@@ -8,6 +8,7 @@ export { checkDmState } from "./check.js";
 export { dmName, dmUuid, escapeDmPart, mapperPath, vgUuidPrefix } from "./names.js";
 export { type PlanOptions, planActivation } from "./plan.js";
 export {
+  moduleFor,
   type SegArea,
   type SegContext,
   type SegTypeModule,

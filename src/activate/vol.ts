@@ -5,7 +5,7 @@ import { DvmError, Exit, invalidInput, notFound } from "../lib/errors.js";
 import { rawId } from "../lvm2/uuid.js";
 import type { LvMeta, PvMeta, SegmentMeta } from "../lvm2/vg.js";
 import { dmName, dmUuid, mapperPath, vgUuidPrefix } from "./names.js";
-import { type SegArea, type SegContext, segTypeModule, supportedSegTypes } from "./segtypes/index.js";
+import { moduleFor, type SegArea, type SegContext, supportedSegTypes } from "./segtypes/index.js";
 
 /**
  * dvm-vol-activate: the device-mapper state that makes LVs active, computed
@@ -42,7 +42,7 @@ function checkSupported(doc: VgDoc, wanted: LvMeta[]): void {
   const lvs = vg.logical_volumes ?? [];
   const lvByName = new Map(lvs.map((l) => [l.name, l]));
   const pvNames = new Set(vg.physical_volumes.map((p) => p.name));
-  const unsupported = (lv: LvMeta) => lv.segments.filter((s) => !segTypeModule(s.type));
+  const unsupported = (lv: LvMeta) => lv.segments.filter((s) => !moduleFor(s));
   const needed = new Set<LvMeta>();
   const visit = (lv: LvMeta) => {
     if (needed.has(lv)) return;
@@ -137,6 +137,8 @@ export function desiredState(doc: VgDoc, lvs: string[] | "all", opts: ActivateOp
       le += seg.extent_count;
       const ctx: SegContext = {
         where,
+        segments: lv.segments,
+        segIndex,
         extent_size_sectors: es,
         start_sectors: seg.start_extent * es,
         length_sectors: seg.extent_count * es,
@@ -187,7 +189,7 @@ export function desiredState(doc: VgDoc, lvs: string[] | "all", opts: ActivateOp
           return { device: mapperPath(subName), offset_sectors: area.start_extent * es };
         },
       };
-      const mod = segTypeModule(seg.type);
+      const mod = moduleFor(seg);
       // checkSupported refused these already; kept as a guard for callers that skip it.
       if (!mod) throw invalidInput(`${where}: segment type ${seg.type} has no activation module`);
       table.push(...mod.targets(seg, ctx));

@@ -13,6 +13,10 @@ import {
   lvRename,
   type ManipResult,
   parseNewPv,
+  pvmoveAbort,
+  pvmoveCheckpoint,
+  pvmoveFinish,
+  pvmoveStart,
   type SizeArg,
   vgCreate,
   vgExtend,
@@ -50,13 +54,34 @@ Operations:
   lv-rename LV NEWNAME
       LV may be given as VG/LV. Only visible striped/linear LVs that no other
       LV uses can be changed; other segment types pass through untouched.
+  pvmove-start SOURCE_PV[:PE-PE...] [DEST_PV[:PE-PE...]...] [--lv LV]
+                [--time UNIX_SECONDS] [--host NAME]
+      What LVM2's pvmove writes when it starts: a hidden LV pvmove<N> of
+      2-way mirror segments (source extents, then new destination extents,
+      extents_moved 0, core log) under every area of the (named) LV(s) on the
+      source PV, those LVs LOCKED. The destination is allocated as LVM2 does
+      (policy normal, never on the source PV, only on DEST_PVs if given).
+      Refused while another pvmove is in progress.
+  pvmove-checkpoint [PVMOVE_LV | SOURCE_PV]
+      The running layer segment's mirror is in sync: record it as copied
+      (extents_moved), so the next segment becomes the running mirror.
+  pvmove-finish [PVMOVE_LV | SOURCE_PV]
+      The copy is done: the moved LVs take the destination extents (adjacent
+      segments merged), LOCKED is cleared and the pvmove LV removed.
+  pvmove-abort [PVMOVE_LV | SOURCE_PV]
+      The moved LVs go back to the source extents (segments already recorded
+      as copied, extents_moved = extent_count, keep the destination, as with
+      LVM2); LOCKED is cleared and the pvmove LV removed. Without an
+      argument both act on the VG's only pvmove.
 
 SIZE: a number with an s, b, k, m, g or t suffix (powers of 1024; s = 512-byte
 sectors; no suffix = MiB). Write a leading - as --size=-SIZE or --size -SIZE.
 
 Exit codes: 0 ok, 1 usage, 2 invalid input (bad size, name, stripe count,
-unchangeable LV), 3 LV or PV not found, 5 conflict (name exists, PV in use),
-6 not enough free space (or PVs for the stripes), 10 internal error.
+unchangeable LV, no data to move), 3 LV or PV not found (or no pvmove in
+progress), 4 the PV to move off is missing, 5 conflict (name exists, PV in
+use, a pvmove in progress, LV locked), 6 not enough free space (or PVs for
+the stripes), 10 internal error.
 
 Options:
   -c, --config FILE  (accepted, unused)   --json   --help   --version
@@ -71,6 +96,7 @@ const OPTIONS = {
   on: { type: "string", multiple: true },
   time: { type: "string" },
   host: { type: "string" },
+  lv: { type: "string" },
 } as const;
 
 /** A size option's value in sectors (rounded up to a whole sector). */
@@ -234,6 +260,32 @@ export function runOp(
       const name = lvName(doc, args[0], op);
       const newName = lvName(doc, args[1], op);
       return checkResult(doc, lvRename(doc, { name, newName }));
+    }
+    case "pvmove-start": {
+      if (args.length < 1) throw usageError("pvmove-start needs the source PV");
+      const doc = readDoc();
+      const lv = str(p, "lv");
+      return checkResult(
+        doc,
+        pvmoveStart(doc, {
+          source: args[0]!,
+          dest: args.slice(1),
+          lv: lv === undefined ? undefined : lvName(doc, lv, op),
+          time: nowOf(p),
+          host: str(p, "host") ?? hostname(),
+          newId: generateId,
+          messages,
+        }),
+      );
+    }
+    case "pvmove-checkpoint":
+    case "pvmove-finish":
+    case "pvmove-abort": {
+      if (args.length > 1) throw usageError(`${op} takes at most the pvmove LV or its source PV`);
+      const doc = readDoc();
+      const end =
+        op === "pvmove-finish" ? pvmoveFinish : op === "pvmove-abort" ? pvmoveAbort : pvmoveCheckpoint;
+      return checkResult(doc, end(doc, { target: args[0], messages }));
     }
     case undefined:
       throw usageError("missing operation");

@@ -71,6 +71,19 @@ export interface AllocRequest {
   lvName?: string;
   /** usedExtents(vg), when the caller has it already. */
   used?: Map<string, PeRun[]>;
+  /**
+   * LVM2's parallel areas (what pvmove passes): the new extents cut into
+   * consecutive ranges, in order, each with PVs it must not use. No round
+   * takes extents past the end of the range it starts in, and the range's
+   * PVs are skipped in that round. The ranges must add up to `extents`.
+   */
+  parallel?: ParallelArea[];
+}
+
+/** One range of the new extents and the PVs it must avoid (AllocRequest.parallel). */
+export interface ParallelArea {
+  extents: number;
+  avoid: ReadonlySet<string>;
 }
 
 /** One new segment's worth of areas: `areaLen` extents on each stripe's PV from `pe`. */
@@ -203,6 +216,10 @@ class Allocator {
   positional = 0;
   flags = 0;
   policy = 0;
+  /** Where this allocation started (the LV's size when extending). */
+  readonly existing: number;
+  /** The parallel areas' ends, in extents of this allocation, and their PVs to avoid. */
+  readonly parallel: { end: number; avoid: ReadonlySet<string> }[] = [];
 
   constructor(
     readonly pvms: PvMap[],
@@ -210,8 +227,15 @@ class Allocator {
     existing: number,
     extents: number,
     lv: LvMeta | undefined,
+    parallel: ParallelArea[] = [],
   ) {
     this.stripes = stripes;
+    this.existing = existing;
+    let end = 0;
+    for (const p of parallel) {
+      end += p.extents;
+      this.parallel.push({ end, avoid: p.avoid });
+    }
     this.allocated = existing;
     this.newExtents = existing + extents;
     this.alloced = Array.from({ length: stripes }, () => []);
@@ -296,8 +320,8 @@ class Allocator {
     return f & POSITIONAL_FILL ? "preferred" : "use";
   }
 
-  /** One round: find an area for every stripe and take what they can give. */
-  private round(max: number) {
+  /** One round: find an area for every stripe and take what they can give (never on a PV in `avoid`). */
+  private round(max: number, avoid: ReadonlySet<string> | undefined) {
     for (const s of this.slots) s.area = null;
     for (const pvm of this.pvms)
       eachArea(pvm, (a) => {
@@ -318,6 +342,7 @@ class Allocator {
     let preferred = 0;
     for (const pvm of this.pvms) {
       if (pvm.head.next === pvm.head) continue;
+      if (avoid?.has(pvm.name)) continue;
       let foundOne = false;
       eachArea(pvm, (a) => {
         const use = this.check(a, max, foundOne);
@@ -379,9 +404,14 @@ class Allocator {
   private policyRounds() {
     const maximiseCling = true;
     do {
-      const max = this.newExtents - this.allocated;
+      let max = this.newExtents - this.allocated;
+      // LVM2 (_find_max_parallel_space_for_one_policy): the parallel area the next extent falls in
+      // caps this round at its end and names the PVs to avoid.
+      const next = this.allocated - this.existing;
+      const area = this.parallel.find((p) => next < p.end);
+      if (area && next + max > area.end) max = area.end - next;
       const before = this.allocated;
-      this.round(max);
+      this.round(max, area?.avoid);
       if (before === this.allocated) {
         if (
           maximiseCling &&
@@ -486,7 +516,9 @@ export function allocate(req: AllocRequest): AllocatedRun[] {
     throw new DvmError(Exit.invalid, `${extents} extents is not a positive multiple of ${stripes} stripes`);
   const pvms = pvMaps(req.vg, req.pvs, req.used);
   const existing = req.lv ? req.lv.segments.reduce((n, s) => n + s.extent_count, 0) : 0;
-  const a = new Allocator(pvms, stripes, existing, extents, req.lv);
+  if (req.parallel && req.parallel.reduce((n, p) => n + p.extents, 0) !== extents)
+    throw new DvmError(Exit.internal, "internal error: the parallel areas do not add up to the extents");
+  const a = new Allocator(pvms, stripes, existing, extents, req.lv, req.parallel);
   a.run(POLICY_RANK[req.policy ?? "normal"], req.lvName ?? req.lv?.name ?? "");
   return a.runs;
 }

@@ -10,7 +10,14 @@ import type { ManipResult } from "./common.js";
  * caller supplies time, host name and an ID generator.
  */
 
-export { type AllocatedRun, type AllocPolicy, type AllocRequest, allocate, type PvChoice } from "./alloc.js";
+export {
+  type AllocatedRun,
+  type AllocPolicy,
+  type AllocRequest,
+  allocate,
+  type ParallelArea,
+  type PvChoice,
+} from "./alloc.js";
 export { displaySize, type ManipResult } from "./common.js";
 export {
   type LvCreateOptions,
@@ -23,6 +30,14 @@ export {
   parsePeRanges,
   type SizeArg,
 } from "./lv.js";
+export {
+  type PvmoveEndOptions,
+  type PvmoveStartOptions,
+  pvmoveAbort,
+  pvmoveCheckpoint,
+  pvmoveFinish,
+  pvmoveStart,
+} from "./pvmove.js";
 export {
   type NewPv,
   parseNewPv,

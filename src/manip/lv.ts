@@ -293,7 +293,8 @@ function mergeable(a: SegmentMeta, b: SegmentMeta): boolean {
   return true;
 }
 
-function mergeSegments(lv: LvMeta) {
+/** Merge an LV's adjacent mergeable segments, as LVM2 does when it reads and writes the LV. */
+export function mergeSegments(lv: LvMeta) {
   const out: SegmentMeta[] = [];
   for (const s of [...lv.segments].sort((x, y) => x.start_extent - y.start_extent)) {
     const prev = out[out.length - 1];

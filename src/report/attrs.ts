@@ -142,7 +142,8 @@ export function lvAttr(lv: LvModel, activity: LvActivity | null | undefined): st
   const health = lv.partial ? "p" : isRaid(lv) && activity === undefined ? "X" : "-";
   return (
     lvTypeChar(lv) +
-    (lv.status.includes("WRITE") ? "w" : "r") +
+    // LVM2 shows no permission for a pvmove layer (2.03.16, checked against its lvs).
+    (lv.status.includes("PVMOVE") ? "-" : lv.status.includes("WRITE") ? "w" : "r") +
     alloc +
     (lv.status.includes("FIXED_MINOR") ? "m" : "-") +
     state +

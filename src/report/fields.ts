@@ -76,11 +76,21 @@ const chunkSize = (s: SegModel) => int((s.lv.snapshotSeg ?? s).meta.chunk_size);
 
 const areaName = (a: Area) => (a.kind === "lv" ? a.name : a.pv.name);
 
+/**
+ * Where an area starts and how long it is as LVM2 2.03 reports it (_format_pvsegs):
+ * an area on another LV shows that whole LV (from 0, all its extents) whatever
+ * extent the area starts at, e.g. `pvmove0(0)` and `pvmove0:0-7` for every LV
+ * on a pvmove layer.
+ */
+const areaSpan = (s: SegModel, a: Area): [number, number] =>
+  a.kind === "lv" && a.lv ? [0, a.lv.extents] : [a.start, s.areaLen];
+
 /** Extent ranges of a segment's areas; LE ranges show hidden LVs in brackets, PE ranges do not. */
 function ranges(s: SegModel, brackets: boolean): string[] {
   return s.areas.map((a) => {
     const name = brackets && a.kind === "lv" && a.lv ? shownName(a.lv) : areaName(a);
-    return `${name}:${a.start}-${a.start + s.areaLen - 1}`;
+    const [start, len] = areaSpan(s, a);
+    return `${name}:${start}-${start + len - 1}`;
   });
 }
 
@@ -676,7 +686,7 @@ export const FIELDS: FieldDef[] = [
     kind: "str",
     value: (r) =>
       SEG(r)
-        .areas.map((a) => `${areaName(a)}(${a.start})`)
+        .areas.map((a) => `${areaName(a)}(${areaSpan(SEG(r), a)[0]})`)
         .join(","),
   },
 ];

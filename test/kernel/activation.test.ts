@@ -1,21 +1,18 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { mapTableDevices } from "../../src/activate/canon.ts";
 import { desiredState, planActivation } from "../../src/activate/index.ts";
 import { scan } from "../../src/discover/scan.ts";
-import type { DmBackend, SuspendFlags } from "../../src/dm/backend.ts";
 import type { DmStateDoc } from "../../src/dm/docs.ts";
 import { runProgram } from "../../src/dm/exec.ts";
-import { KernelBackend } from "../../src/dm/kernel.ts";
-import type { TargetLine } from "../../src/dm/target.ts";
 import { lvExtend } from "../../src/manip/lv.ts";
 import { activateVg } from "../../src/tm/activate.ts";
 import { updateVg } from "../../src/tm/update.ts";
 import { DIST, image, ROOT, run, scratch } from "../helpers.ts";
+import { GuestDisks, guestLvm, imageBytes } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
 /**
@@ -38,36 +35,10 @@ const imgC = image(tmp.dir, "c.img", 32);
 const imgD = image(tmp.dir, "d.img", 32);
 const devs = `${imgA},${imgB}`;
 const vm = new Vm({ disks: [imgA, imgB, imgC, imgD] });
-const k = new KernelBackend({ runner: vm.runner, devDir: "/dev" });
 const lockDir = join(tmp.dir, "lock");
 
-/**
- * The kernel backend seen from the host: dvm-tm's documents name PVs by the
- * host's image paths, the guest knows the same files as /dev/vdX. Tables
- * going in and the disks coming back are translated; nothing else changes.
- */
-class GuestDisks implements DmBackend {
-  readonly name = "kernel";
-  private toGuest = (p: string) => (vm.disks.includes(p) ? vm.device(p) : p);
-  private toHost = (p: string) => vm.disks.find((h) => vm.device(h) === p) ?? p;
-  create = (name: string, uuid?: string) => k.create(name, uuid);
-  load = (name: string, table: TargetLine[], readOnly: boolean) =>
-    k.load(name, mapTableDevices(table, this.toGuest)!, readOnly);
-  suspend = (name: string, flags?: SuspendFlags) => k.suspend(name, flags);
-  resume = (name: string, flags?: SuspendFlags) => k.resume(name, flags);
-  clear = (name: string) => k.clear(name);
-  remove = (name: string, opts?: { deferred?: boolean }) => k.remove(name, opts);
-  rename = (name: string, newName: string) => k.rename(name, newName);
-  setUuid = (name: string, uuid: string) => k.setUuid(name, uuid);
-  message = (name: string, sector: number, text: string) => k.message(name, sector, text);
-  query = (kind: "table" | "status" | "deps" | "info", name: string, inactive?: boolean) =>
-    k.query(kind, name, inactive);
-  state(uuidPrefix?: string): DmStateDoc {
-    const st = k.state(uuidPrefix);
-    return { ...st, disks: st.disks?.map((d) => ({ ...d, path: this.toHost(d.path) })) };
-  }
-}
-const guest = new GuestDisks();
+const guest = new GuestDisks(vm);
+const k = guest.kernel;
 const tx = (disks: string[]) => ({ lockDir, scan: () => scan({ devices: disks }) });
 
 // biome-ignore lint/suspicious/noExplicitAny: the vg document is read as plain JSON here.
@@ -81,17 +52,6 @@ function dvm(tool: string, args: string[]): string {
   const r = run(tool, args);
   assert.equal(r.status, 0, `${tool} ${args.join(" ")}: ${r.stderr}`);
   return r.stdout;
-}
-
-function readImage(path: string, pos: number, len: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const b = Buffer.alloc(len);
-    readSync(fd, b, 0, len, pos);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Where each LV sector lives: [image path, byte offset] for a sector of the LV, from the metadata. */
@@ -143,21 +103,7 @@ const snapshot = () => ({
   ids: vm.sh("dmsetup info -c --noheadings -o name,uuid").split("\n").filter(Boolean).sort(),
 });
 
-let lvmReady = false;
-/** LVM2 in the guest, on the guest's disks only, without udev, lvmpolld or backups. */
-function lvm(args: string): string {
-  if (!lvmReady) {
-    const conf = [
-      "activation { udev_sync = 0 udev_rules = 0 }",
-      'devices { obtain_device_list_from_udev = 0 use_devicesfile = 0 filter = [ "a|^/dev/vd|", "r|.*|" ] }',
-      "global { use_lvmpolld = 0 }",
-      "backup { backup = 0 archive = 0 }",
-    ].join("\n");
-    vm.sh("mkdir -p /tmp/lvmconf && cat > /tmp/lvmconf/lvm.conf", `${conf}\n`);
-    lvmReady = true;
-  }
-  return vm.sh(`LVM_SYSTEM_DIR=/tmp/lvmconf LVM_SUPPRESS_FD_WARNINGS=1 lvm ${args} 2>&1`);
-}
+const lvm = guestLvm(vm);
 
 describe("activation of a dvm VG on a real device-mapper, LVM2 as the reference", {
   timeout: 600_000,
@@ -221,7 +167,7 @@ describe("activation of a dvm VG on a real device-mapper, LVM2 as the reference"
     for (let s = 0; s < data.length / 512; s += 128) {
       const [path, at] = locate(lv, s);
       assert.ok(
-        readImage(path, at, 65536).equals(data.subarray(s * 512, s * 512 + 65536)),
+        imageBytes(path, at, 65536).equals(data.subarray(s * 512, s * 512 + 65536)),
         `${lv} sector ${s} not at ${path}@${at}`,
       );
     }

@@ -1,4 +1,6 @@
+import type { SegmentMeta } from "../../lvm2/vg.js";
 import { error } from "./error.js";
+import { mirror } from "./mirror.js";
 import { striped } from "./striped.js";
 import type { SegTypeModule } from "./types.js";
 import { zero } from "./zero.js";
@@ -16,9 +18,19 @@ const SEGTYPES: Readonly<Record<string, SegTypeModule>> = {
   linear: striped,
   error,
   zero,
+  // pvmove layers only, so far (mirror.ts).
+  mirror,
 };
 
 export const segTypeModule = (type: string): SegTypeModule | undefined =>
   Object.hasOwn(SEGTYPES, type) ? SEGTYPES[type] : undefined;
 
-export const supportedSegTypes = () => Object.keys(SEGTYPES);
+/** The module that activates this segment, if one does (its type's, unless that one declines it). */
+export function moduleFor(seg: SegmentMeta): SegTypeModule | undefined {
+  const m = typeof seg.type === "string" ? segTypeModule(seg.type) : undefined;
+  return m && (!m.handles || m.handles(seg)) ? m : undefined;
+}
+
+/** The segment types with a module, as messages list them (a module that handles only some segments says which). */
+export const supportedSegTypes = () =>
+  Object.keys(SEGTYPES).map((t) => (t === "mirror" ? "mirror (pvmove layers only)" : t));

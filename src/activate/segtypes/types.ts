@@ -17,6 +17,9 @@ export interface SegArea {
 export interface SegContext {
   /** "vg/lv segment N", for messages. */
   readonly where: string;
+  /** The LV's segments in extent order, and this segment's index among them (pvmove layers look back). */
+  readonly segments: readonly SegmentMeta[];
+  readonly segIndex: number;
   readonly extent_size_sectors: number;
   /** Where the segment's targets start and how long they are, in the LV's sectors. */
   readonly start_sectors: number;
@@ -37,4 +40,6 @@ export interface SegContext {
 export interface SegTypeModule {
   /** Target lines for one segment, covering exactly start_sectors .. start_sectors + length_sectors. */
   targets(seg: SegmentMeta, ctx: SegContext): TargetLine[];
+  /** Whether the module handles this segment of its type (default: every one); others count as unsupported. */
+  handles?(seg: SegmentMeta): boolean;
 }

@@ -1,0 +1,74 @@
+import { closeSync, openSync, readSync } from "node:fs";
+import { mapTableDevices } from "../../src/activate/canon.ts";
+import type { DmBackend, SuspendFlags } from "../../src/dm/backend.ts";
+import type { DmStateDoc } from "../../src/dm/docs.ts";
+import { KernelBackend } from "../../src/dm/kernel.ts";
+import type { TargetLine } from "../../src/dm/target.ts";
+import type { Vm } from "./vm.ts";
+
+/**
+ * The kernel backend seen from the host: dvm-tm's documents name PVs by the
+ * host's image paths, the guest knows the same files as /dev/vdX. Tables
+ * going in and the disks coming back are translated; nothing else changes.
+ */
+export class GuestDisks implements DmBackend {
+  readonly name = "kernel";
+  readonly kernel: KernelBackend;
+  constructor(private readonly vm: Vm) {
+    this.kernel = new KernelBackend({ runner: vm.runner, devDir: "/dev" });
+  }
+  private toGuest = (p: string) => (this.vm.disks.includes(p) ? this.vm.device(p) : p);
+  private toHost = (p: string) => this.vm.disks.find((h) => this.vm.device(h) === p) ?? p;
+  create = (name: string, uuid?: string) => this.kernel.create(name, uuid);
+  load = (name: string, table: TargetLine[], readOnly: boolean) =>
+    this.kernel.load(name, mapTableDevices(table, this.toGuest)!, readOnly);
+  suspend = (name: string, flags?: SuspendFlags) => this.kernel.suspend(name, flags);
+  resume = (name: string, flags?: SuspendFlags) => this.kernel.resume(name, flags);
+  clear = (name: string) => this.kernel.clear(name);
+  remove = (name: string, opts?: { deferred?: boolean }) => this.kernel.remove(name, opts);
+  rename = (name: string, newName: string) => this.kernel.rename(name, newName);
+  setUuid = (name: string, uuid: string) => this.kernel.setUuid(name, uuid);
+  message = (name: string, sector: number, text: string) => this.kernel.message(name, sector, text);
+  query = (kind: "table" | "status" | "deps" | "info", name: string, inactive?: boolean) =>
+    this.kernel.query(kind, name, inactive);
+  state(uuidPrefix?: string): DmStateDoc {
+    const st = this.kernel.state(uuidPrefix);
+    return { ...st, disks: st.disks?.map((d) => ({ ...d, path: this.toHost(d.path) })) };
+  }
+}
+
+/**
+ * LVM2 in the guest, on the guest's disks only, without udev or backups;
+ * lvmpolld off unless `polldSocket` names the daemon to use. Returns a
+ * runner of `lvm ARGS` (stdout and stderr together); the config is written
+ * on first use.
+ */
+export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: string) => string {
+  let ready = false;
+  const env = `LVM_SYSTEM_DIR=/tmp/lvmconf LVM_SUPPRESS_FD_WARNINGS=1${opts.polldSocket ? ` LVM_LVMPOLLD_SOCKET=${opts.polldSocket}` : ""}`;
+  return (args) => {
+    if (!ready) {
+      const conf = [
+        `activation { udev_sync = 0 udev_rules = 0${opts.polldSocket ? " polling_interval = 1" : ""} }`,
+        'devices { obtain_device_list_from_udev = 0 use_devicesfile = 0 filter = [ "a|^/dev/vd|", "r|.*|" ] }',
+        `global { use_lvmpolld = ${opts.polldSocket ? 1 : 0} }`,
+        "backup { backup = 0 archive = 0 }",
+      ].join("\n");
+      vm.sh("mkdir -p /tmp/lvmconf && cat > /tmp/lvmconf/lvm.conf", `${conf}\n`);
+      ready = true;
+    }
+    return vm.sh(`${env} lvm ${args} 2>&1`);
+  };
+}
+
+/** `len` bytes of a host image file from byte `at`. */
+export function imageBytes(path: string, at: number, len: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buffer.alloc(len);
+    readSync(fd, b, 0, len, at);
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
