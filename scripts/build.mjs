@@ -27,7 +27,10 @@ await Promise.all(
       format: "esm",
       target: "node20",
       outfile,
-      banner: { js: "#!/usr/bin/env node" },
+      // CommonJS dependencies (cli-progress) call require(); an ES module bundle has to provide it.
+      banner: {
+        js: '#!/usr/bin/env node\nimport { createRequire as __dvmRequire } from "node:module"; const require = __dvmRequire(import.meta.url);',
+      },
       define: { DVM_VERSION: JSON.stringify(pkg.version) },
       minifySyntax: true,
       minifyWhitespace: true,

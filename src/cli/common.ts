@@ -111,7 +111,8 @@ export interface Tool {
   usage: string;
   /** Run even without arguments (a tool that reads everything from stdin); otherwise no arguments print the usage, exit 1. */
   argsOptional?: boolean;
-  run(argv: string[], io: Io): number | undefined;
+  /** A promise for tools that wait on something (a daemon); the exit code is set when it settles. */
+  run(argv: string[], io: Io): number | undefined | Promise<number | undefined>;
 }
 
 /** Run a tool, turning errors into `TOOL: error: MESSAGE` and the documented exit code. */
@@ -127,24 +128,40 @@ export function runTool(tool: Tool, argv: string[], io: Io = processIo): number 
       io.out(tool.usage);
       return argv.length === 0 ? Exit.usage : Exit.ok;
     }
-    return tool.run(argv, io) ?? Exit.ok;
+    const r = tool.run(argv, io);
+    if (!(r instanceof Promise)) return r ?? Exit.ok;
+    // A tool that waits (on a daemon, a socket): its exit code is set when it is done.
+    r.then(
+      (code) => {
+        process.exitCode = code ?? Exit.ok;
+      },
+      (e: unknown) => {
+        process.exitCode = failure(tool, e, io, json);
+      },
+    );
+    return Exit.ok;
   } catch (e) {
-    // A device-mapper call that failed outside a program (e.g. reading the state) changed nothing.
-    const err =
-      e instanceof DvmError
-        ? e
-        : e instanceof DmFailure
-          ? new DvmError(Exit.dmRolledBack, `device-mapper: ${e.message} (${e.errno}); nothing changed`)
-          : new DvmError(Exit.internal, `internal error: ${(e as Error)?.stack ?? String(e)}`);
-    io.err(`${tool.name}: error: ${err.message}\n`);
-    if (json)
-      io.err(
-        `${JSON.stringify({ error: { tool: tool.name, exit_code: err.exitCode, message: err.message } })}\n`,
-      );
-    if (err.exitCode === Exit.usage && !(e as Error).message.includes("internal"))
-      io.err(`Try '${tool.name} --help'.\n`);
-    return err.exitCode;
+    return failure(tool, e, io, json);
   }
+}
+
+/** Print an error as `TOOL: error: MESSAGE` (and as JSON with --json); its exit code. */
+function failure(tool: Tool, e: unknown, io: Io, json: boolean): number {
+  // A device-mapper call that failed outside a program (e.g. reading the state) changed nothing.
+  const err =
+    e instanceof DvmError
+      ? e
+      : e instanceof DmFailure
+        ? new DvmError(Exit.dmRolledBack, `device-mapper: ${e.message} (${e.errno}); nothing changed`)
+        : new DvmError(Exit.internal, `internal error: ${(e as Error)?.stack ?? String(e)}`);
+  io.err(`${tool.name}: error: ${err.message}\n`);
+  if (json)
+    io.err(
+      `${JSON.stringify({ error: { tool: tool.name, exit_code: err.exitCode, message: err.message } })}\n`,
+    );
+  if (err.exitCode === Exit.usage && !(e as Error).message.includes("internal"))
+    io.err(`Try '${tool.name} --help'.\n`);
+  return err.exitCode;
 }
 
 export function main(tool: Tool) {

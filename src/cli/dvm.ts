@@ -32,10 +32,13 @@ import { discoverTool, scanFrom } from "./dvm-discover.js";
 import { dmactivateTool } from "./dvm-dmactivate.js";
 import { dmexecTool } from "./dvm-dmexec.js";
 import { manipTool } from "./dvm-manip.js";
+import { pollTool } from "./dvm-poll.js";
+import { polldTool } from "./dvm-polld.js";
 import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
 import { tmTool, vgSelection } from "./dvm-tm.js";
 import { volActivateTool } from "./dvm-vol-activate.js";
 import { glueSize, lvCommand, MUTATE_OPTIONS, vgCommand } from "./mutate.js";
+import { PVMOVE_OPTIONS, pollMovesOf, pvmoveCommand } from "./pvmove.js";
 
 const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
 
@@ -58,7 +61,14 @@ const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
              [--units b|s|k|m|g|t] [--nosuffix] [--noheadings] [--separator S]
   dvm dmsim read|write NAME OFFSET LENGTH       I/O through a sim device (byte offsets;
                                                 write takes the data on stdin)
-  dvm discover|tm|manip|vol-activate|dmactivate|dmexec|report ...
+  dvm polld [--foreground] [--socket PATH] [--idle-timeout SECONDS]
+                                                start the poll daemon (dvm-polld; its
+                                                pollers get this command's GLOBAL options)
+  dvm pvmove DEV [DEST...] [--lv LV] [--background] [--abort] [--interval SECONDS]
+                                                move the extents of PV DEV (to DESTs) as
+                                                LVM2's pvmove, polled by dvm-polld; no DEV:
+                                                carry on interrupted moves
+  dvm discover|tm|manip|vol-activate|dmactivate|dmexec|report|poll ...
                                                 run one of the tools (see dvm TOOL --help)
 
 Changing an active LV (extend, reduce, rename, remove) reloads its device-mapper tables in
@@ -87,6 +97,10 @@ const WRAPPER_OPTIONS = {
   "dry-run": { type: "boolean" },
   pipeline: { type: "boolean" },
   "metadata-size": { type: "string" },
+  foreground: { type: "boolean" },
+  socket: { type: "string" },
+  "idle-timeout": { type: "string" },
+  ...PVMOVE_OPTIONS,
 } as const;
 
 const DEFAULT_CONFIG = "/etc/dvm/dvm.json";
@@ -98,6 +112,7 @@ const TOOLS: Record<string, Tool> = {
   dmactivate: dmactivateTool,
   dmexec: dmexecTool,
   report: reportTool,
+  poll: pollTool,
 };
 
 /** The wrapper passes its config to every stage explicitly. */
@@ -188,7 +203,12 @@ function reportPipeline(p: Parsed, io: Io): number {
   return 0;
 }
 
-function activateCommand(p: Parsed, cmd: "activate" | "deactivate", args: string[], io: Io): number {
+function activateCommand(
+  p: Parsed,
+  cmd: "activate" | "deactivate",
+  args: string[],
+  io: Io,
+): number | Promise<number> {
   const { vg, lvs } = vgSelection(args, cmd);
   const backend = requiredBackend(p, cmd);
   const { devices, config } = scanScope(p);
@@ -208,6 +228,11 @@ function activateCommand(p: Parsed, cmd: "activate" | "deactivate", args: string
   if (r.report.result !== "ok") throw dmFailure(r.report);
   if (!flag(p, "json"))
     io.out(`  ${r.plan.active.length} logical volume(s) in volume group "${vg}" now active\n`);
+  // A pvmove layer live after activation is an interrupted move: it gets its poller again.
+  const prefix = `${vg.replaceAll("-", "--")}-`;
+  const isLayer = (name: string) => name.startsWith(prefix) && /^pvmove\d+$/.test(name.slice(prefix.length));
+  if (cmd === "activate" && r.plan.desired.devices.some((d) => isLayer(d.name)))
+    return pollMovesOf(p, io, vg);
   return 0;
 }
 
@@ -239,6 +264,33 @@ function dmsimCommand(p: Parsed, sub: string | undefined, args: string[]): numbe
     return 0;
   }
   throw usageError(`unknown dmsim command "${sub ?? ""}" (read, write)`);
+}
+
+/**
+ * `dvm polld`: dvm-polld in this process, its options mapped (--foreground -f, --socket -s,
+ * --idle-timeout -t), the wrapper's config and device-mapper options passed on to every dvm-poll.
+ */
+function polldCommand(p: Parsed, args: string[], io: Io): number {
+  if (args.length) throw usageError(`polld: unexpected argument "${args[0]}"`);
+  const argv: string[] = [];
+  if (flag(p, "foreground")) argv.push("-f");
+  const socket = str(p, "socket");
+  if (socket !== undefined) argv.push("-s", socket);
+  const idle = str(p, "idle-timeout");
+  if (idle !== undefined) {
+    if (!/^\d+$/.test(idle)) throw usageError(`--idle-timeout takes whole seconds (got "${idle}")`);
+    argv.push("-t", idle);
+  }
+  if (flag(p, "verbose")) argv.push("-l", "info");
+  const config = str(p, "config");
+  if (config !== undefined) argv.push("-c", config);
+  const extra: string[] = [];
+  for (const d of (p.values.devices as string[] | undefined) ?? []) extra.push("--devices", d);
+  for (const k of ["dm-backend", "sim-dir", "lock-dir"]) {
+    const v = str(p, k);
+    if (v !== undefined) extra.push(`--${k}`, v);
+  }
+  return runTool(polldTool, extra.length ? [...argv, "--", ...extra] : argv, io);
 }
 
 /** Where the command word is: the first argument that is neither an option nor an option's value. */
@@ -306,10 +358,19 @@ export const dvmTool: Tool = {
         return vgCommand(p, sub, args, io);
       case "lv":
         return lvCommand(p, sub, args, io);
-      case "pvmove":
-      case "merge":
       case "polld":
-      case "poll":
+        return polldCommand(
+          p,
+          [sub, ...args].filter((a): a is string => a !== undefined),
+          io,
+        );
+      case "pvmove":
+        return pvmoveCommand(
+          p,
+          [sub, ...args].filter((a): a is string => a !== undefined),
+          io,
+        );
+      case "merge":
         throw new DvmError(Exit.usage, `"${cmd}" is not available in this version of dvm (see the README)`);
       case undefined:
         throw usageError("missing command");

@@ -39,7 +39,11 @@ export const MUTATE_OPTIONS = {
 
 export { glueSize };
 
-function txOptions(p: Parsed, io: Io, command: string): TxOptions & { scanned: () => ScannedDevice[] } {
+export function txOptions(
+  p: Parsed,
+  io: Io,
+  command: string,
+): TxOptions & { scanned: () => ScannedDevice[] } {
   const { devices, config } = scanScope(p);
   let cache: ScannedDevice[] | undefined;
   const scan = () => {
@@ -150,7 +154,7 @@ function manipProcess(
   return JSON.parse(r.stdout.toString()) as VgDoc;
 }
 
-function report(r: TxResult | null, p: Parsed, io: Io, done: string) {
+export function report(r: TxResult | null, p: Parsed, io: Io, done: string) {
   if (!r) return;
   const program = r.dm?.plan.program;
   if (flag(p, "json"))

@@ -56,6 +56,20 @@ describe("the qemu VM harness", { timeout: 300_000 }, () => {
     assert.equal(vm.exec(["echo", "still here"]).stdout, "still here\n");
   });
 
+  it("runs a command that crashed (SIGSEGV) once more, and only once", () => {
+    const before = vm.crashRetries;
+    // Counts its runs in a file: the first run crashes, the second succeeds.
+    vm.exec(["rm", "-f", "/tmp/share/runs"]);
+    const script = 'echo x >> /tmp/share/runs; [ "$(wc -l < /tmp/share/runs)" -ge 2 ] || kill -SEGV $$';
+    assert.equal(vm.exec(["sh", "-c", script]).status, 0);
+    assert.equal(vm.crashRetries, before + 1);
+    // A command that always crashes: its status comes back after the one retry.
+    assert.equal(vm.exec(["sh", "-c", "kill -SEGV $$"]).status, 139);
+    assert.equal(vm.crashRetries, before + 2);
+    assert.equal(vm.exec(["sh", "-c", "exit 3"]).status, 3);
+    assert.equal(vm.crashRetries, before + 2);
+  });
+
   it("runs the guest's kernel with device-mapper, and the image as /dev/vda", () => {
     assert.equal(vm.device(disk), "/dev/vda");
     assert.throws(() => vm.device("/nope.img"), /not attached/);

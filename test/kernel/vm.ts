@@ -199,8 +199,25 @@ export class Vm {
     if (modErr) throw new Error(`modprobe in the guest failed: ${modErr}`);
   }
 
-  /** Run argv in the guest (chroot of the host root, DM_DISABLE_UDEV=1); never throws for the command's own failure. */
+  /** Commands that died of a crash signal and were run again (see exec). */
+  crashRetries = 0;
+
+  /**
+   * Run argv in the guest (chroot of the host root, DM_DISABLE_UDEV=1); never
+   * throws for the command's own failure. A command killed by SIGSEGV, SIGBUS
+   * or SIGILL is run once more, loudly: under TCG a host binary (mkdir, ln,
+   * dmsetup) very rarely crashes on start-up, which is the emulator's fault,
+   * not the command's; the second run's result stands.
+   */
   exec(argv: string[], opts: RunOptions = {}): CommandResult {
+    const r = this.execOnce(argv, opts);
+    if (![128 + 4, 128 + 7, 128 + 11].includes(r.status) || this.broken) return r;
+    this.crashRetries++;
+    console.error(`# vm: ${argv.join(" ")} died of signal ${r.status - 128} (${r.stderr.trim()}); run again`);
+    return this.execOnce(argv, opts);
+  }
+
+  private execOnce(argv: string[], opts: RunOptions): CommandResult {
     if (argv.length === 0) throw new Error("empty argv");
     if (this.broken) return { status: 125, stdout: "", stderr: `vm: ${this.broken}\n` };
     const timeoutS = opts.timeoutS ?? this.opts.commandTimeoutS;
