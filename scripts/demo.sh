@@ -2,13 +2,16 @@
 # The demo: PVs on image files, a VG and LVs made with dvm (LVM2's on-disk format and
 # allocation), activated on the sim backend (a user-space device-mapper), data written
 # through the LVs and found on the PVs, an active LV extended in LVM2's two-phase commit,
-# reports as LVM2 prints them, and the seed's pipeline of tools. No root, no real disks.
+# an active LV moved to another PV by pvmove (polled by dvm-polld), reports as LVM2
+# prints them, and the seed's pipeline of tools. No root, no real disks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset NODE_EXTRA_CA_CERTS || true
 
 work=$(mktemp -d /tmp/dvm-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# dvm pvmove starts the poll daemon on demand: on a socket in the scratch folder, stopped at the end.
+export LVM_LVMPOLLD_SOCKET="$work/polld.sock" LVM_LVMPOLLD_PIDFILE="$work/polld.pid"
+trap '[ -s "$work/polld.pid" ] && kill "$(cat "$work/polld.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 for i in 0 1 2; do truncate -s 64M "$work/pv$i.img"; done
 devs="$work/pv0.img,$work/pv1.img,$work/pv2.img"
 # The images are the only devices dvm looks at; the sim's state and the lock files stay
@@ -62,6 +65,13 @@ step "extend the active LV demo0/data by 8 MiB: precommit; load and suspend; com
 dvm lv extend demo0/data --size +8m --dry-run | sed -n '2,$p'
 dvm lv extend demo0/data --size +8m
 dvm dmsim read demo0-data 0 1m | cmp - "$work/data.bin" && echo "data intact after the extend"
+
+step "dvm pvmove: move the active LV demo0/data off pv0 onto pv2, polled by dvm-polld"
+# The sim's mirrors copy 8 regions (16 MiB) a second here; a real disk's speed is the kernel's.
+echo 8 >"$work/sim/mirror_rate"
+dvm pvmove "$work/pv0.img" "$work/pv2.img" --lv data --interval 0.5
+dvm report segs demo0 -o lv_name,segtype,seg_pe_ranges
+dvm dmsim read demo0-data 0 1m | cmp - "$work/data.bin" && echo "data intact after the move"
 
 step "dvm report lvs: the state and open characters of lv_attr come from the dm state"
 dvm report lvs

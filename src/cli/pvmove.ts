@@ -297,6 +297,8 @@ async function follow(
   const bar = !abort && isatty(1) ? await progressBar() : undefined;
   let worst: number = Exit.ok;
   let pending = moves.map((m) => m.move);
+  /** What each move's progress is shown against (its source PV), once known. */
+  const shown = new Map<string, string>();
   const pauseMs = Math.max(100, Math.min(intervalS * 1000, 1000));
   try {
     while (pending.length) {
@@ -313,6 +315,7 @@ async function follow(
           next.push(m);
           const pr = abort ? undefined : progressOf(m, f);
           if (pr) {
+            shown.set(m.lvid, pr.display);
             if (bar) bar.show(pr);
             else f.io.out(`${progressLine(pr)}\n`);
           }
@@ -327,7 +330,7 @@ async function follow(
             worst = Exit.conflict;
           } else if (reason === "retcode" && value === 0) {
             if (bar) bar.done();
-            else if (!abort) f.io.out(`  ${m.vg}/${m.layer}: Moved: 100.00%\n`);
+            else if (!abort) f.io.out(`  ${shown.get(m.lvid) ?? `${m.vg}/${m.layer}`}: Moved: 100.00%\n`);
           } else {
             f.io.err(
               `dvm: error: the poller of ${m.vg}/${m.layer} ${reason === "signal" ? `was killed by signal ${value}` : `failed with exit code ${value}`} (see dvm-polld's log)\n`,
