@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { PolldClient } from "../../src/polld/client.ts";
@@ -299,5 +299,4 @@ test("lvmpolld is installed for the conformance tests", { skip: !!LVMPOLLD }, ()
   const msg = "lvmpolld not found (/usr/sbin/lvmpolld): the LVM2 conformance tests of dvm-polld did not run";
   if (process.env.CI === "true") assert.fail(msg);
   console.error(`\n!!! SKIPPED ${msg}\n`);
-  void readdirSync;
 });
