@@ -102,7 +102,18 @@ export interface VmOptions {
   idleLimitS?: number;
   /** qemu's -drive cache mode; none (O_DIRECT) needs a file system that has it. */
   cache?: "none" | "writethrough" | "writeback";
+  /** qemu's -cpu (see DEFAULT_CPU). */
+  cpu?: string;
 }
+
+/**
+ * The guest CPU: TCG's "max" without AVX. QEMU 7.2 (Debian 12) was the first
+ * to emulate AVX/AVX2 under TCG, and with them offered, glibc's AVX2 string
+ * functions made host binaries in the guest (dmsetup, ln) die of SIGSEGV now
+ * and then — up to dozens of times in one test file. Without AVX glibc takes
+ * its SSE paths, which TCG has emulated for years.
+ */
+export const DEFAULT_CPU = "max,avx=off,avx2=off";
 
 export interface RunOptions {
   input?: string;
@@ -137,6 +148,7 @@ export class Vm {
       bootTimeoutS: opts.bootTimeoutS ?? 120,
       idleLimitS: opts.idleLimitS ?? 900,
       cache: opts.cache ?? "none",
+      cpu: opts.cpu ?? DEFAULT_CPU,
     };
     this.dir = mkdtempSync(join(tmpdir(), "dvm-vm-"));
     mkdirSync(join(this.dir, "share", "q"), { recursive: true });
@@ -161,7 +173,7 @@ export class Vm {
     writeFileSync(join(this.dir, "initrd.gz"), buildInitramfs(needs.version!));
     writeFileSync(join(this.dir, "share", "agent.sh"), agentScript(this.opts.idleLimitS));
     const args = [
-      ...["-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max"],
+      ...["-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", this.opts.cpu],
       ...["-m", String(this.opts.memoryMiB), "-smp", "2"],
       ...["-display", "none", "-monitor", "none", "-no-reboot"],
       ...["-serial", `file:${join(this.dir, "console.log")}`],
