@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DIST, image, ROOT, scratch } from "../helpers.ts";
@@ -37,10 +37,16 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
         0,
       );
     vm.start();
+    // The guest's /tmp is its own tmpfs, so a checkout under the host's /tmp is out of its sight:
+    // the daemon's bundle and the native module it loads (koffi, for the pidfile lock) go
+    // through the share, laid out as in the checkout so the bundle finds its node_modules.
+    const shared = join(vm.dir, "share", "dvm");
+    cpSync(join(DIST, "dvm-polld.mjs"), join(shared, "dist", "dvm-polld.mjs"));
+    cpSync(join(ROOT, "node_modules", "koffi"), join(shared, "node_modules", "koffi"), { recursive: true });
     const lvmBin = vm.sh("command -v lvm").trim();
     // dvm-polld in the guest, foreground in the background, LVM2's poller; wait for its socket.
     vm.sh(
-      `(LVM_SUPPRESS_FD_WARNINGS=1 ${process.execPath} ${join(DIST, "dvm-polld.mjs")} -f -s ${SOCK} -p /tmp/dvm-polld.pid -t 0 --poller lvm -B ${lvmBin} -l all >${LOG} 2>&1 &); ` +
+      `(LVM_SUPPRESS_FD_WARNINGS=1 ${process.execPath} /tmp/share/dvm/dist/dvm-polld.mjs -f -s ${SOCK} -p /tmp/dvm-polld.pid -t 0 --poller lvm -B ${lvmBin} -l all >${LOG} 2>&1 &); ` +
         `i=0; while [ ! -S ${SOCK} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; test -S ${SOCK}`,
     );
   });
