@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { memoryLogger } from "../../src/polld/log.ts";
@@ -81,6 +81,8 @@ describe("lvmpolld.md §2.9 exchanges, byte for byte", () => {
     );
     writeFileSync(join(s.dir, "release"), "");
     await waitFor(() => job.finished, 3000, "the poller to finish");
+    // Taken back, or the next "wait" poller would see it and finish at once.
+    rmSync(join(s.dir, "release"));
     assert.equal(await progress(info), `response = "finished"\nreason = "retcode"\nvalue = 0\n${T}`);
     assert.equal(await progress(info), `response = "not_found"\n${T}`);
   });
@@ -159,6 +161,7 @@ describe("lvmpolld.md §2.9 exchanges, byte for byte", () => {
     assert.equal(rec.env.filter((e) => e.startsWith("LVM_SYSTEM_DIR=")).join(), "LVM_SYSTEM_DIR=/etc/lvm");
     writeFileSync(join(s.dir, "release"), "");
     const r = await until(info, (r) => !r.includes("in_progress"));
+    rmSync(join(s.dir, "release"));
     assert.equal(r, `response = "finished"\nreason = "retcode"\nvalue = 0\n${T}`);
     assert.equal(await progress(info), `response = "not_found"\n${T}`);
   });
