@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -42,4 +42,11 @@ export function image(dir: string, name: string, mib: number): string {
   writeFileSync(p, "");
   truncateSync(p, mib * 1024 * 1024);
   return p;
+}
+
+/** Build the bundles when `tool` is missing from dist/ (a tier run on its own, on a fresh checkout). */
+export function ensureBuilt(tool = "dvm"): void {
+  if (existsSync(join(DIST, `${tool}.mjs`))) return;
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
+  if (r.status !== 0) throw new Error(`scripts/build.mjs failed (exit ${r.status})`);
 }

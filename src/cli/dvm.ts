@@ -7,6 +7,7 @@ import { labelDevices, unlabelDevices } from "../discover/label.js";
 import { devicesDoc } from "../discover/scan.js";
 import { openBackend } from "../dm/backends.js";
 import { formatProgram } from "../dm/exec.js";
+import { splitDmName } from "../dm/names.js";
 import { SimBackend } from "../dm/sim/index.js";
 import { toJson } from "../lib/docio.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
@@ -38,7 +39,7 @@ import { REPORT_OPTIONS, reportArgs, reportTool } from "./dvm-report.js";
 import { tmTool, vgSelection } from "./dvm-tm.js";
 import { volActivateTool } from "./dvm-vol-activate.js";
 import { glueSize, lvCommand, MUTATE_OPTIONS, vgCommand } from "./mutate.js";
-import { PVMOVE_OPTIONS, pollMovesOf, pvmoveCommand } from "./pvmove.js";
+import { PVMOVE_OPTIONS, pollerArgs, pollMovesOf, pvmoveCommand } from "./pvmove.js";
 
 const USAGE = `Usage: dvm [GLOBAL] COMMAND ...
 
@@ -229,8 +230,10 @@ function activateCommand(
   if (!flag(p, "json"))
     io.out(`  ${r.plan.active.length} logical volume(s) in volume group "${vg}" now active\n`);
   // A pvmove layer live after activation is an interrupted move: it gets its poller again.
-  const prefix = `${vg.replaceAll("-", "--")}-`;
-  const isLayer = (name: string) => name.startsWith(prefix) && /^pvmove\d+$/.test(name.slice(prefix.length));
+  const isLayer = (name: string) => {
+    const parts = splitDmName(name);
+    return parts?.vg === vg && !parts.layer && /^pvmove\d+$/.test(parts.lv);
+  };
   if (cmd === "activate" && r.plan.desired.devices.some((d) => isLayer(d.name)))
     return pollMovesOf(p, io, vg);
   return 0;
@@ -282,14 +285,7 @@ function polldCommand(p: Parsed, args: string[], io: Io): number {
     argv.push("-t", idle);
   }
   if (flag(p, "verbose")) argv.push("-l", "info");
-  const config = str(p, "config");
-  if (config !== undefined) argv.push("-c", config);
-  const extra: string[] = [];
-  for (const d of (p.values.devices as string[] | undefined) ?? []) extra.push("--devices", d);
-  for (const k of ["dm-backend", "sim-dir", "lock-dir"]) {
-    const v = str(p, k);
-    if (v !== undefined) extra.push(`--${k}`, v);
-  }
+  const extra = pollerArgs(p);
   return runTool(polldTool, extra.length ? [...argv, "--", ...extra] : argv, io);
 }
 

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isatty } from "node:tty";
 import { fileURLToPath } from "node:url";
 import { dmName } from "../activate/names.js";
@@ -21,7 +21,7 @@ import { DEFAULT_SOCKET } from "../polld/main.js";
 import { activateVg } from "../tm/activate.js";
 import { readVg } from "../tm/read.js";
 import { type TxResult, updateVg } from "../tm/update.js";
-import { flag, type Io, type Parsed, str } from "./common.js";
+import { deviceList, flag, type Io, type Parsed, str } from "./common.js";
 import { requiredBackend } from "./dm-common.js";
 import { parseInterval } from "./dvm-poll.js";
 import { report, txOptions } from "./mutate.js";
@@ -237,15 +237,21 @@ async function connectOrStart(socket: string, p: Parsed): Promise<PolldClient> {
 const polldError = (socket: string, e: unknown) =>
   new DvmError(Exit.internal, `cannot talk to dvm-polld at ${socket}: ${(e as Error).message}`);
 
-/** The wrapper's options every poller needs, to find the same devices, locks and device-mapper. */
+/**
+ * The wrapper's options every poller needs, to find the same devices, locks
+ * and device-mapper; paths made absolute, as the daemon works from "/".
+ */
 export function pollerArgs(p: Parsed): string[] {
   const out: string[] = [];
   const config = str(p, "config");
-  if (config !== undefined) out.push("-c", config);
-  for (const d of (p.values.devices as string[] | undefined) ?? []) out.push("--devices", d);
-  for (const k of ["dm-backend", "sim-dir", "lock-dir"]) {
+  if (config !== undefined) out.push("-c", resolve(config));
+  const devices = deviceList(p);
+  if (devices) out.push("--devices", devices.map((d) => resolve(d)).join(","));
+  const backend = str(p, "dm-backend");
+  if (backend !== undefined) out.push("--dm-backend", backend);
+  for (const k of ["sim-dir", "lock-dir"]) {
     const v = str(p, k);
-    if (v !== undefined) out.push(`--${k}`, v);
+    if (v !== undefined) out.push(`--${k}`, resolve(v));
   }
   return out;
 }

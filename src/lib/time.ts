@@ -9,3 +9,8 @@ export function ctime(unixSeconds: number): string {
     d.getMinutes(),
   )}:${pad(d.getSeconds())} ${d.getFullYear()}`;
 }
+
+/** Block this thread for `ms` without spinning (for synchronous tools that wait: pollers, lock retries). */
+export const sleepSync = (ms: number) => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};

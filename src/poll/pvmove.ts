@@ -4,6 +4,7 @@ import { type DmBackend, DmFailure } from "../dm/backend.js";
 import { parseMirrorStatus, parseStatusLines } from "../dm/status.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit } from "../lib/errors.js";
+import { sleepSync } from "../lib/time.js";
 import { isPvmoveLv } from "../lvm2/mirror.js";
 import { rawId } from "../lvm2/uuid.js";
 import type { LvMeta, SegmentMeta } from "../lvm2/vg.js";
@@ -103,7 +104,6 @@ export function pvmoveProgress(doc: VgDoc, layer: LvMeta, statusText: string | n
 }
 
 const napMs = 100;
-const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Poll one pvmove to its end. Returns the exit code (0 done, or nothing left to do). */
 export function pollPvmove(o: PvmovePollOptions): number {

@@ -1,4 +1,5 @@
 import { closeSync, constants, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { sleepSync } from "../lib/time.js";
 import { EACCES, EAGAIN, lockWholeFile } from "./libc.js";
 
 /**
@@ -20,14 +21,12 @@ export interface Pidfile {
   remove(): void;
 }
 
-const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
 export function createPidfile(path: string, pid = process.pid): Pidfile {
   const fd = openSync(path, constants.O_CREAT | constants.O_WRONLY, 0o644);
   // LVM2 retries 20 times, 1 ms apart, before giving up.
   let err = lockWholeFile(fd);
   for (let i = 0; i < 20 && (err === EAGAIN || err === EACCES); i++) {
-    sleepMs(1);
+    sleepSync(1);
     err = lockWholeFile(fd);
   }
   if (err === EAGAIN || err === EACCES) {

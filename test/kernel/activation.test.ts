@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { desiredState, planActivation } from "../../src/activate/index.ts";
@@ -11,7 +10,7 @@ import { runProgram } from "../../src/dm/exec.ts";
 import { lvExtend } from "../../src/manip/lv.ts";
 import { activateVg } from "../../src/tm/activate.ts";
 import { updateVg } from "../../src/tm/update.ts";
-import { DIST, image, ROOT, run, scratch } from "../helpers.ts";
+import { ensureBuilt, image, run, scratch } from "../helpers.ts";
 import { GuestDisks, guestLvm, imageBytes } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
@@ -110,11 +109,7 @@ describe("activation of a dvm VG on a real device-mapper, LVM2 as the reference"
 }, () => {
   before(() => {
     // The kernel tier does not build: a fresh checkout has no dist yet.
-    if (!existsSync(join(DIST, "dvm.mjs")))
-      assert.equal(
-        spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" }).status,
-        0,
-      );
+    ensureBuilt("dvm");
     dvm("dvm", ["vg", "create", VG, imgA, imgB, "--devices", devs]);
     dvm("dvm", ["lv", "create", `${VG}/lin`, "--size", "8m", "--devices", devs]);
     dvm("dvm", [

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DIST, image, ROOT, scratch } from "../helpers.ts";
+import { DIST, ensureBuilt, image, ROOT, scratch } from "../helpers.ts";
 import { guestLvm } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
@@ -31,11 +30,7 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
   timeout: 600_000,
 }, () => {
   before(() => {
-    if (!existsSync(join(DIST, "dvm-polld.mjs")))
-      assert.equal(
-        spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" }).status,
-        0,
-      );
+    ensureBuilt("dvm-polld");
     vm.start();
     // The guest's /tmp is its own tmpfs, so a checkout under the host's /tmp is out of its sight:
     // the daemon's bundle and the native module it loads (koffi, for the pidfile lock) go

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { scan } from "../../src/discover/scan.ts";
@@ -11,7 +10,7 @@ import { pvmoveStart } from "../../src/manip/pvmove.ts";
 import { pollPvmove } from "../../src/poll/pvmove.ts";
 import { activateVg } from "../../src/tm/activate.ts";
 import { updateVg } from "../../src/tm/update.ts";
-import { DIST, image, ROOT, run, scratch } from "../helpers.ts";
+import { ensureBuilt, image, run, scratch } from "../helpers.ts";
 import { GuestDisks, imageBytes } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
@@ -42,11 +41,7 @@ const lvOf = (doc: VgDoc, name: string) => doc.vg.logical_volumes?.find((l) => l
 
 describe("dvm pvmove on a real device-mapper (dm-mirror)", { timeout: 600_000 }, () => {
   before(() => {
-    if (!existsSync(join(DIST, "dvm.mjs")))
-      assert.equal(
-        spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" }).status,
-        0,
-      );
+    ensureBuilt("dvm");
     dvm(["vg", "create", VG, imgA, imgB]);
     // Two segments on A (another LV between them), so the layer has two segments to copy in turn.
     dvm(["lv", "create", `${VG}/mv`, "--size", "8m", "--on", imgA]);

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { desiredState } from "../../src/activate/vol.ts";
 import { printTarget } from "../../src/dm/target.ts";
 import type { VgDoc } from "../../src/lib/docs.ts";
 import { type PvmoveStartOptions, pvmoveAbort, pvmoveFinish, pvmoveStart } from "../../src/manip/pvmove.ts";
-import { DIST, image, ROOT, run, scratch } from "../helpers.ts";
+import { ensureBuilt, image, run, scratch } from "../helpers.ts";
 import { guestLvm } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
@@ -128,11 +125,7 @@ function oneScenario(sc: Scenario) {
 
 describe("LVM2's pvmove in a VM as the reference for dvm's", { timeout: 900_000 }, () => {
   before(() => {
-    if (!existsSync(join(DIST, "dvm-tm.mjs")))
-      assert.equal(
-        spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" }).status,
-        0,
-      );
+    ensureBuilt("dvm-tm");
     vm.start();
   });
   after(() => {

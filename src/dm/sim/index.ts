@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { sleepSync } from "../../lib/time.js";
 import { SECTOR_SIZE } from "../../lib/units.js";
 import { type DmBackend, DmFailure, type SuspendFlags } from "../backend.js";
 import type { DmDevice, DmDisk, DmStateDoc } from "../docs.js";
@@ -98,7 +99,6 @@ class SaveThenFail {
 }
 
 const POLL_MS = 20;
-const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Name rules of DEV_CREATE and DEV_RENAME (§1.1, §1.7). */
 function checkName(name: unknown, op: string): asserts name is string {
@@ -622,7 +622,7 @@ export class SimBackend implements DmBackend {
       const cur = this.tx(undefined, name, (st) => mustFind(st, name, "wait").event_nr, { write: false });
       if (cur !== eventNr) return cur;
       if (Date.now() >= deadline) throw fail("EINTR", `wait ${name}: no event within the timeout`);
-      sleep(POLL_MS);
+      sleepSync(POLL_MS);
     }
   }
 
@@ -739,7 +739,7 @@ export class SimBackend implements DmBackend {
       if (done) return done.value;
       if (Date.now() >= deadline)
         throw fail("EIO", `I/O on ${name}: timed out waiting for resume of ${waitingFor}`);
-      sleep(POLL_MS);
+      sleepSync(POLL_MS);
     }
   }
 }
