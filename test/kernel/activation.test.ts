@@ -137,8 +137,11 @@ describe("activation of a dvm VG on a real device-mapper, LVM2 as the reference"
     try {
       vm.exec(["dmsetup", "remove_all"]);
     } finally {
-      vm.stop();
-      tmp.cleanup();
+      try {
+        vm.stop();
+      } finally {
+        tmp.cleanup();
+      }
     }
   });
 

@@ -138,14 +138,24 @@ const CORPUS: Case[] = [
         { op: "suspend", name: "df-susp" },
       ]),
   },
+  // Two cases, not one: on Linux 6.1 a rename after a clear makes dm-ima free the
+  // device's data twice at removal, which corrupts the guest kernel (vm.ts, kernelBugs).
   {
-    name: "staged table cleared; rename; uuid set on a device without one",
+    name: "staged table cleared",
     valid: true,
     program: (d) =>
       prog([
         { op: "create", name: "df-a", table: [lin(0, 128, d.a, 0)] },
         { op: "load", name: "df-a", table: [zero(0, 64)] },
         { op: "clear", name: "df-a" },
+      ]),
+  },
+  {
+    name: "rename; uuid set on a device without one",
+    valid: true,
+    program: (d) =>
+      prog([
+        { op: "create", name: "df-a", table: [lin(0, 128, d.a, 0)] },
         { op: "rename", name: "df-a", new_name: "df-b" },
         { op: "rename", name: "df-b", uuid: `${U}b` },
       ]),
@@ -377,8 +387,11 @@ describe("kernel vs sim: the same dm programs, the same outcomes", { timeout: 60
     try {
       cleanKernel();
     } finally {
-      vm.stop();
-      tmp.cleanup();
+      try {
+        vm.stop();
+      } finally {
+        tmp.cleanup();
+      }
     }
   });
 

@@ -81,8 +81,11 @@ describe("kernel backend on a real device-mapper (qemu)", { timeout: 600_000 }, 
     console.log(`# VM up in ${vm.bootMs} ms wall (guest uptime ${vm.guestUptimeS} s)`);
   });
   after(() => {
-    vm.stop();
-    tmp.cleanup();
+    try {
+      vm.stop();
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it("sees the images as /dev/vda and /dev/vdb with device-mapper loaded", () => {

@@ -49,8 +49,11 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
     try {
       vm.exec(["sh", "-c", "kill $(cat /tmp/dvm-polld.pid) 2>/dev/null; dmsetup remove_all"]);
     } finally {
-      vm.stop();
-      tmp.cleanup();
+      try {
+        vm.stop();
+      } finally {
+        tmp.cleanup();
+      }
     }
   });
 

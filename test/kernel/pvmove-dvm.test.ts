@@ -53,8 +53,11 @@ describe("dvm pvmove on a real device-mapper (dm-mirror)", { timeout: 600_000 },
     try {
       vm.exec(["dmsetup", "remove_all"]);
     } finally {
-      vm.stop();
-      tmp.cleanup();
+      try {
+        vm.stop();
+      } finally {
+        tmp.cleanup();
+      }
     }
   });
 

@@ -132,8 +132,11 @@ describe("LVM2's pvmove in a VM as the reference for dvm's", { timeout: 900_000 
     try {
       vm.exec(["dmsetup", "remove_all"]);
     } finally {
-      vm.stop();
-      tmp.cleanup();
+      try {
+        vm.stop();
+      } finally {
+        tmp.cleanup();
+      }
     }
   });
 

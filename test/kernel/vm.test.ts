@@ -16,8 +16,11 @@ describe("the qemu VM harness", { timeout: 300_000 }, () => {
     console.log(`# VM up in ${vm.bootMs} ms wall (guest uptime ${vm.guestUptimeS} s)`);
   });
   after(() => {
-    vm.stop();
-    tmp.cleanup();
+    try {
+      vm.stop();
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it("passes any argv through unchanged", () => {
@@ -68,6 +71,20 @@ describe("the qemu VM harness", { timeout: 300_000 }, () => {
     assert.equal(vm.crashRetries, before + 2);
     assert.equal(vm.exec(["sh", "-c", "exit 3"]).status, 3);
     assert.equal(vm.crashRetries, before + 2);
+  });
+
+  it("fails a run in which the guest kernel reported a bug, and prints what it said", () => {
+    // A second VM, so this one's stop can be made to fail. The kernel's own report is faked through /dev/kmsg.
+    const other = new Vm({ commandTimeoutS: 30 });
+    try {
+      other.start();
+      assert.deepEqual(other.kernelBugs(), []);
+      other.sh("echo '<2>BUG kmalloc-1k (Not tainted): Object already free' > /dev/kmsg");
+      for (let i = 0; i < 100 && !other.kernelBugs().length; i++) other.sh("true");
+      assert.match(other.kernelBugs().join("\n"), /BUG kmalloc-1k/);
+    } finally {
+      assert.throws(() => other.stop(), /guest kernel reported a bug.*\n.*Object already free/);
+    }
   });
 
   it("runs the guest's kernel with device-mapper, and the image as /dev/vda", () => {
