@@ -1,5 +1,5 @@
 import { usageError } from "../lib/errors.js";
-import { pollPvmove } from "../poll/pvmove.js";
+import { POLLERS } from "../poll/index.js";
 import type { TxOptions } from "../tm/update.js";
 import { flag, type Io, parse, scanScope, str, type Tool, warnTo } from "./common.js";
 import { requiredBackend } from "./dm-common.js";
@@ -63,8 +63,8 @@ export const pollTool: Tool = {
     if (type === undefined) throw usageError("--polloperation parameter is mandatory");
     if (!["pvmove", "convert", "merge", "merge_thin"].includes(type))
       throw usageError(`Unknown polling operation ${type}`);
-    if (type !== "pvmove")
-      throw usageError(`polling operation ${type}: dvm has no ${type} LVs yet (only pvmove)`);
+    const poller = POLLERS[type as keyof typeof POLLERS];
+    if (!poller) throw usageError(`polling operation ${type}: not in dvm yet`);
     if (p.positionals.length !== 1) throw usageError("name one VG/LV to poll");
     const m = /^(?:\/dev\/)?([^/]+)\/([^/]+)$/.exec(p.positionals[0]!);
     if (!m) throw usageError(`"${p.positionals[0]}" is not VG/LV`);
@@ -76,7 +76,7 @@ export const pollTool: Tool = {
       nowait: flag(p, "nowait"),
       warn: flag(p, "verbose") ? warnTo(io, "dvm-poll") : undefined,
     };
-    return pollPvmove({
+    return poller({
       vg: m[1]!,
       lv: m[2]!,
       lvid: str(p, "lvid"),
