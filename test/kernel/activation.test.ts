@@ -133,17 +133,7 @@ describe("activation of a dvm VG on a real device-mapper, LVM2 as the reference"
     readHostDoc();
     console.log(`# VM up in ${vm.bootMs} ms wall`);
   });
-  after(() => {
-    try {
-      vm.exec(["dmsetup", "remove_all"]);
-    } finally {
-      try {
-        vm.stop();
-      } finally {
-        tmp.cleanup();
-      }
-    }
-  });
+  after(() => vm.end(tmp.cleanup, () => vm.exec(["dmsetup", "remove_all"])));
 
   it("has linear, striped and multi-segment LVs", () => {
     const lvs = hostDoc.vg.logical_volumes;

@@ -383,17 +383,7 @@ describe("kernel vs sim: the same dm programs, the same outcomes", { timeout: 60
     vm.start();
     console.log(`# VM up in ${vm.bootMs} ms wall`);
   });
-  after(() => {
-    try {
-      cleanKernel();
-    } finally {
-      try {
-        vm.stop();
-      } finally {
-        tmp.cleanup();
-      }
-    }
-  });
+  after(() => vm.end(tmp.cleanup, () => cleanKernel()));
 
   for (const c of CORPUS)
     it(c.name, () => {

@@ -1,9 +1,11 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, cpSync, existsSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
 import { mapTableDevices } from "../../src/activate/canon.ts";
 import type { DmBackend, SuspendFlags } from "../../src/dm/backend.ts";
 import type { DmStateDoc } from "../../src/dm/docs.ts";
 import { KernelBackend } from "../../src/dm/kernel.ts";
 import type { TargetLine } from "../../src/dm/target.ts";
+import { DIST, ROOT } from "../helpers.ts";
 import type { Vm } from "./vm.ts";
 
 /**
@@ -71,4 +73,24 @@ export function imageBytes(path: string, at: number, len: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Put dvm's bundles (`dvm-polld`, `dvm-poll`, ...) on the VM's share as
+ * /tmp/share/dvm/dist/NAME.mjs, with the koffi package and its native
+ * build (the optional package @koromix/koffi-<platform>-<arch>), laid out as
+ * in the checkout so a bundle's require finds them: the guest's /tmp is its
+ * own, so a checkout under the host's /tmp is out of its sight. Returns the
+ * guest path of the dist folder.
+ */
+export function shareDvm(vm: Vm, bundles: string[]): string {
+  const shared = join(vm.dir, "share", "dvm");
+  for (const b of bundles) cpSync(join(DIST, `${b}.mjs`), join(shared, "dist", `${b}.mjs`));
+  const native = join("@koromix", `koffi-${process.platform}-${process.arch}`);
+  for (const pkg of ["koffi", native]) {
+    const from = join(ROOT, "node_modules", pkg);
+    if (!existsSync(from)) throw new Error(`${from} is missing: npm install`);
+    cpSync(from, join(shared, "node_modules", pkg), { recursive: true });
+  }
+  return "/tmp/share/dvm/dist";
 }

@@ -80,13 +80,7 @@ describe("kernel backend on a real device-mapper (qemu)", { timeout: 600_000 }, 
     vdb = vm.device(imgB);
     console.log(`# VM up in ${vm.bootMs} ms wall (guest uptime ${vm.guestUptimeS} s)`);
   });
-  after(() => {
-    try {
-      vm.stop();
-    } finally {
-      tmp.cleanup();
-    }
-  });
+  after(() => vm.end(tmp.cleanup));
 
   it("sees the images as /dev/vda and /dev/vdb with device-mapper loaded", () => {
     assert.equal(vda, "/dev/vda");

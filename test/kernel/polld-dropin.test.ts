@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DIST, ensureBuilt, image, ROOT, scratch } from "../helpers.ts";
-import { guestLvm } from "./guest.ts";
+import { ensureBuilt, image, scratch } from "../helpers.ts";
+import { guestLvm, shareDvm } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
 /**
@@ -32,12 +32,8 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
   before(() => {
     ensureBuilt("dvm-polld");
     vm.start();
-    // The guest's /tmp is its own tmpfs, so a checkout under the host's /tmp is out of its sight:
-    // the daemon's bundle and the native module it loads (koffi, for the pidfile lock) go
-    // through the share, laid out as in the checkout so the bundle finds its node_modules.
-    const shared = join(vm.dir, "share", "dvm");
-    cpSync(join(DIST, "dvm-polld.mjs"), join(shared, "dist", "dvm-polld.mjs"));
-    cpSync(join(ROOT, "node_modules", "koffi"), join(shared, "node_modules", "koffi"), { recursive: true });
+    // The daemon's bundle and koffi (the pidfile lock) go through the share.
+    shareDvm(vm, ["dvm-polld"]);
     const lvmBin = vm.sh("command -v lvm").trim();
     // dvm-polld in the guest, foreground in the background, LVM2's poller; wait for its socket.
     vm.sh(
@@ -45,16 +41,19 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
         `i=0; while [ ! -S ${SOCK} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; test -S ${SOCK}`,
     );
   });
-  after(() => {
-    try {
-      vm.exec(["sh", "-c", "kill $(cat /tmp/dvm-polld.pid) 2>/dev/null; dmsetup remove_all"]);
-    } finally {
-      try {
-        vm.stop();
-      } finally {
-        tmp.cleanup();
-      }
-    }
+  after(() =>
+    vm.end(tmp.cleanup, () =>
+      vm.exec(["sh", "-c", "kill $(cat /tmp/dvm-polld.pid) 2>/dev/null; dmsetup remove_all"]),
+    ),
+  );
+
+  it("holds its pidfile lock in the guest: koffi loads there, and a second daemon exits 13", () => {
+    const r = vm.exec([
+      "sh",
+      "-c",
+      `${process.execPath} /tmp/share/dvm/dist/dvm-polld.mjs -f -s /tmp/second.sock -p /tmp/dvm-polld.pid -t 0 2>&1`,
+    ]);
+    assert.equal(r.status, 13, r.stdout);
   });
 
   it("pvmove in the foreground and with -b completes through dvm-polld; data intact", () => {

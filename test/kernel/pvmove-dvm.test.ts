@@ -49,17 +49,7 @@ describe("dvm pvmove on a real device-mapper (dm-mirror)", { timeout: 600_000 },
     dvm(["lv", "extend", `${VG}/mv`, "--size", "+8m", "--on", imgA]);
     vm.start();
   });
-  after(() => {
-    try {
-      vm.exec(["dmsetup", "remove_all"]);
-    } finally {
-      try {
-        vm.stop();
-      } finally {
-        tmp.cleanup();
-      }
-    }
-  });
+  after(() => vm.end(tmp.cleanup, () => vm.exec(["dmsetup", "remove_all"])));
 
   it("moves an active two-segment LV from A to B: checkpoints, finish, data intact and in place", () => {
     const on = activateVg(VG, { backend: guest, activate: ["mv"] }, tx);

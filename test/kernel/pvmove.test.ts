@@ -128,17 +128,7 @@ describe("LVM2's pvmove in a VM as the reference for dvm's", { timeout: 900_000 
     ensureBuilt("dvm-tm");
     vm.start();
   });
-  after(() => {
-    try {
-      vm.exec(["dmsetup", "remove_all"]);
-    } finally {
-      try {
-        vm.stop();
-      } finally {
-        tmp.cleanup();
-      }
-    }
-  });
+  after(() => vm.end(tmp.cleanup, () => vm.exec(["dmsetup", "remove_all"])));
 
   it("two-segment and striped LVs, every PV allowed: the stripe avoids its segment's other PV; finish", () => {
     runScenario({

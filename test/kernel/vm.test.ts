@@ -15,13 +15,7 @@ describe("the qemu VM harness", { timeout: 300_000 }, () => {
     vm.start();
     console.log(`# VM up in ${vm.bootMs} ms wall (guest uptime ${vm.guestUptimeS} s)`);
   });
-  after(() => {
-    try {
-      vm.stop();
-    } finally {
-      tmp.cleanup();
-    }
-  });
+  after(() => vm.end(tmp.cleanup));
 
   it("passes any argv through unchanged", () => {
     const args = [

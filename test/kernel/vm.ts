@@ -322,6 +322,23 @@ export class Vm {
     if (this.child?.pid && this.alive()) this.child.kill("SIGKILL");
   }
 
+  /**
+   * A test file's end: `first` (devices down, daemons killed), then stop
+   * (which fails on a guest kernel bug), then `cleanup` (the host's scratch
+   * files), each also when the one before failed.
+   */
+  end(cleanup: () => void, first?: () => void): void {
+    try {
+      first?.();
+    } finally {
+      try {
+        this.stop();
+      } finally {
+        cleanup();
+      }
+    }
+  }
+
   /** Whether qemu still runs (an exited child stays a zombie until the blocked event loop reaps it). */
   private alive(): boolean {
     const pid = this.child?.pid;
