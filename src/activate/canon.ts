@@ -122,7 +122,7 @@ export function foundRefMap(ix: StateIndex, nameOf: (d: DmDevice) => string = (d
 export function tableUses(ix: StateIndex, table: readonly TargetLine[] | null | undefined): DmDevice[] {
   const out: DmDevice[] = [];
   for (const t of table ?? [])
-    for (const dev of "params" in t ? [] : targetDevices(t)) {
+    for (const dev of targetDevices(t)) {
       const d = refTarget(ix, dev);
       if (d && d !== "disk" && !out.includes(d)) out.push(d);
     }

@@ -259,6 +259,15 @@ export function planActivation(
   const label = (n: Node) => (n.want ?? n.cur!).lv ?? (n.want ?? n.cur!).name;
 
   const staged: Staged[] = [];
+  // The kernel checks a mirror's disk log's size when the mirror's table is loaded, so a new log
+  // device goes live in the preload already, before any table that uses it is loaded (libdm does
+  // the same for disk logs; other new devices wait for the resume phase).
+  const diskLogs = new Set<string>();
+  for (const n of desiredOrder)
+    for (const t of n.want!.table ?? [])
+      if ("log" in t && t.log.type === "disk" && t.log.device.startsWith(MAPPER_DIR))
+        diskLogs.add(t.log.device.slice(MAPPER_DIR.length));
+  const resumedEarly = new Set<Node>();
   // (1) preload, children first
   for (const n of desiredOrder) {
     const w = n.want!;
@@ -281,6 +290,13 @@ export function planActivation(
           },
           undo: [],
         });
+      if (w.table && diskLogs.has(w.name)) {
+        staged.push({
+          step: { op: "resume", name: w.name, comment: "preload: a disk log goes live first" },
+          undo: [],
+        });
+        resumedEarly.add(n);
+      }
     } else if (changed.has(n)) {
       const name = n.cur!.name;
       staged.push({
@@ -318,7 +334,10 @@ export function planActivation(
   const after: Omit<DmStep, "id">[] = [];
   // (4) resume bottom-up (desired topology): new devices go live, staged tables are swapped in
   for (const n of desiredOrder) {
-    const resume = (isNew(n) && n.want!.table !== null) || changed.has(n) || (n.cur?.suspended ?? false);
+    const resume =
+      (isNew(n) && n.want!.table !== null && !resumedEarly.has(n)) ||
+      changed.has(n) ||
+      (n.cur?.suspended ?? false);
     if (resume)
       after.push({
         op: "resume",

@@ -48,11 +48,14 @@ function checkSupported(doc: VgDoc, wanted: LvMeta[]): void {
     if (needed.has(lv)) return;
     needed.add(lv);
     if (unsupported(lv).length) return;
-    for (const s of lv.segments)
+    for (const s of lv.segments) {
       for (const v of Object.values(s))
         if (Array.isArray(v))
           for (const x of v)
             if (typeof x === "string" && !pvNames.has(x) && lvByName.has(x)) visit(lvByName.get(x)!);
+      // A mirror's disk log is named by a plain string, not in an area list.
+      if (typeof s.mirror_log === "string" && lvByName.has(s.mirror_log)) visit(lvByName.get(s.mirror_log)!);
+    }
   };
   wanted.forEach(visit);
   const refused: string[] = [];
@@ -187,6 +190,16 @@ export function desiredState(doc: VgDoc, lvs: string[] | "all", opts: ActivateOp
           const subName = activate(sub);
           addDep(subName);
           return { device: mapperPath(subName), offset_sectors: area.start_extent * es };
+        },
+        lvDevice(subLvName) {
+          const sub = lvByName.get(subLvName);
+          if (!sub) throw invalidInput(`${where}: "${subLvName}" is no LV of the VG`);
+          const subName = activate(sub);
+          addDep(subName);
+          return {
+            device: mapperPath(subName),
+            extents: sub.segments.reduce((n, s) => n + s.extent_count, 0),
+          };
         },
       };
       const mod = moduleFor(seg);

@@ -23,6 +23,8 @@ import {
   vgReduce,
   vgRename,
 } from "../manip/index.js";
+import { mirrorConvertFinish } from "../manip/mirror.js";
+import { snapshotMergeFinish } from "../manip/snapshot.js";
 import { type Io, type Parsed, parse, parseSize, str, type Tool } from "./common.js";
 
 const USAGE = `Usage: dvm-manip OP [ARGS]   (vg document on stdin, the new one on stdout)
@@ -73,15 +75,25 @@ Operations:
       as copied, extents_moved = extent_count, keep the destination, as with
       LVM2); LOCKED is cleared and the pvmove LV removed. Without an
       argument both act on the VG's only pvmove.
+  mirror-convert-finish LV
+      The end of LVM2's mirror up-convert (lvconvert -m+N of a disk-log
+      mirror), once in sync: the temporary layer LV_mimagetmp_N collapses into
+      LV (its legs and log, then the new images, one mirror), which clears
+      LVM2's CONVERTING; the layer is removed. Exit 3 when LV has no layer.
+  snapshot-merge-finish ORIGIN
+      The kernel has merged the snapshot back into ORIGIN (lvconvert --merge):
+      what LVM2's poller then writes: the merging snapshot<N> LV and its COW LV
+      (the snapshot's name) are removed; ORIGIN and other snapshots stay as
+      they are.
 
 SIZE: a number with an s, b, k, m, g or t suffix (powers of 1024; s = 512-byte
 sectors; no suffix = MiB). Write a leading - as --size=-SIZE or --size -SIZE.
 
 Exit codes: 0 ok, 1 usage, 2 invalid input (bad size, name, stripe count,
 unchangeable LV, no data to move), 3 LV or PV not found (or no pvmove in
-progress), 4 the PV to move off is missing, 5 conflict (name exists, PV in
-use, a pvmove in progress, LV locked), 6 not enough free space (or PVs for
-the stripes), 10 internal error.
+progress, or no snapshot merging into ORIGIN), 4 the PV to move off is
+missing, 5 conflict (name exists, PV in use, a pvmove in progress, LV
+locked), 6 not enough free space (or PVs for the stripes), 10 internal error.
 
 Options:
   -c, --config FILE  (accepted, unused)   --json   --help   --version
@@ -286,6 +298,16 @@ export function runOp(
       const end =
         op === "pvmove-finish" ? pvmoveFinish : op === "pvmove-abort" ? pvmoveAbort : pvmoveCheckpoint;
       return checkResult(doc, end(doc, { target: args[0], messages }));
+    }
+    case "snapshot-merge-finish": {
+      only(args, 1, op, "the origin LV");
+      const doc = readDoc();
+      return checkResult(doc, snapshotMergeFinish(doc, { origin: lvName(doc, args[0], op), messages }));
+    }
+    case "mirror-convert-finish": {
+      only(args, 1, op, "the LV name");
+      const doc = readDoc();
+      return checkResult(doc, mirrorConvertFinish(doc, { target: lvName(doc, args[0], op), messages }));
     }
     case undefined:
       throw usageError("missing operation");

@@ -5,8 +5,8 @@ import { flag, type Io, parse, scanScope, str, type Tool, warnTo } from "./commo
 import { requiredBackend } from "./dm-common.js";
 import { scanFrom } from "./dvm-discover.js";
 
-const USAGE = `Usage: dvm-poll --type pvmove --interval SECONDS [--abort] --lvid LVID VG/LV
-       dvm-poll lvpoll --polloperation pvmove [--interval SECONDS] [--abort] VG/LV [-An]
+const USAGE = `Usage: dvm-poll --type pvmove|merge|convert --interval SECONDS [--abort] --lvid LVID VG/LV
+       dvm-poll lvpoll --polloperation pvmove|merge|convert [--interval SECONDS] [--abort] VG/LV [-An]
 
 Poll one long operation to its end, as LVM2's \`lvm lvpoll\` does; dvm-polld runs
 it for each job (the first form), and the second form takes lvmpolld's own
@@ -17,8 +17,26 @@ finish the move when all are copied, each step one dvm-tm transaction with a
 two-phase commit of the device-mapper tables. With --abort: put the extents
 not yet checkpointed back on the source now.
 
+For a snapshot merge (lvconvert --merge of an old-style snapshot; VG/LV names
+the origin): print the progress each interval (\`  vg/lv: Merged: 42.00%\`)
+from the origin's snapshot-merge status; when the kernel is done, remove the
+merged snapshot's LVs and reload the origin with its own segments (its
+snapshot devices go), one dvm-tm transaction. An origin inactive or no
+longer merging ends the poll (exit 0), as with LVM2. Not done by dvm (exit 2,
+nothing changed; LVM2's \`lvchange --poll y\` finishes it): an origin that
+keeps other snapshots, or a VG with other active LVs dvm cannot activate.
+A merge cannot be aborted (--abort: exit 1).
+
+For a mirror conversion (lvconvert --type mirror -m N, or -m+N; VG/LV names
+the mirror): print the sync each interval (\`  vg/lv: Converted: 42.00%\`);
+once in sync, a mirror over a temporary LV_mimagetmp_N layer (the -m+N of a
+disk-log mirror) has the layer collapsed into it in one dvm-tm transaction
+(\`  Logical volume vg/lv converted.\`); other conversions were complete in the
+metadata already. No abort (--abort: exit 1).
+
 Options:
-  --type, --polloperation OP  pvmove (convert, merge, merge_thin: not yet in dvm)
+  --type, --polloperation OP  pvmove, merge, convert (mirror sync, then the collapse of
+                              an LV_mimagetmp_N layer); merge_thin: not yet in dvm
   --interval SECONDS          between looks (default 15; "+N": wait before the first)
   --abort                     abort the operation
   --lvid LVID                 VG id + LV id without dashes: poll only that LV
@@ -26,9 +44,11 @@ Options:
                               accepted for LVM2 compatibility
   GLOBAL: --devices DEV,...  -c CONFIG  --dm-backend kernel|sim  --sim-dir DIR  --lock-dir DIR  -v
 
-Exit codes: 0 done (or nothing left to poll), 1 usage, 2 invalid input, 3 not
-found, 5 locked (--nowait), 8/9 a device-mapper step failed (rolled back /
-stuck), 10 internal error.
+Exit codes: 0 done (or nothing left to poll), 1 usage, 2 invalid input (or a
+merge dvm cannot finish, see above), 3 not found, 5 locked (--nowait), or the
+merge failed in the kernel (snapshot invalid, merge failed, no snapshot-merge
+status), 8/9 a device-mapper step failed (rolled back / stuck), 10 internal
+error.
 `;
 
 const OPTIONS = {

@@ -51,3 +51,48 @@ export function parseMirrorStatus(params: string): MirrorStatus {
   const health = Number(a[2 + n]) >= 1 ? (a[3 + n] ?? "") : "";
   return { legs, in_sync_regions, total_regions, health };
 }
+
+/**
+ * Status of a `snapshot` or `snapshot-merge` target (device-mapper.md §4.8,
+ * §4.9): how much of the COW device is in use, or a word when the snapshot
+ * no longer works. While merging, `allocated` shrinks towards `metadata`;
+ * the merge is done when they are equal.
+ */
+export type SnapshotStatus =
+  | {
+      state: "usage";
+      /** Next free chunk × chunk size: header, metadata and data chunks in use. */
+      allocated_sectors: number;
+      /** The COW device's size. */
+      total_sectors: number;
+      /** (Metadata areas + 1) × chunk size; null from kernels before target version 1.8 (not printed). */
+      metadata_sectors: number | null;
+    }
+  /** Invalid: the COW filled up or failed; Overflow: the same, reported so with `PO`; Unknown: no store yet. */
+  | { state: "invalid" | "merge_failed" | "overflow" | "unknown" };
+
+const SNAPSHOT_WORDS: Record<string, SnapshotStatus["state"]> = {
+  Invalid: "invalid",
+  "Merge failed": "merge_failed",
+  Overflow: "overflow",
+  Unknown: "unknown",
+};
+
+/** `<allocated>/<total> [<metadata>]`, or Invalid, Merge failed, Overflow, Unknown. */
+export function parseSnapshotStatus(params: string): SnapshotStatus {
+  const text = params.trim();
+  const word = Object.hasOwn(SNAPSHOT_WORDS, text) ? SNAPSHOT_WORDS[text] : undefined;
+  if (word) return { state: word } as SnapshotStatus;
+  const m = /^(\d+)\/(\d+)(?: (\d+))?$/.exec(text);
+  if (!m)
+    throw invalidInput(
+      `snapshot status "${params}": expected ALLOCATED/TOTAL [METADATA] (sectors), Invalid, Merge failed, Overflow or Unknown`,
+    );
+  const [allocated_sectors, total_sectors] = [Number(m[1]), Number(m[2])];
+  const metadata_sectors = m[3] === undefined ? null : Number(m[3]);
+  if (![allocated_sectors, total_sectors, metadata_sectors ?? 0].every(Number.isSafeInteger))
+    throw invalidInput(`snapshot status "${params}": a number is too large`);
+  if (allocated_sectors > total_sectors)
+    throw invalidInput(`snapshot status "${params}": more sectors allocated than the COW device has`);
+  return { state: "usage", allocated_sectors, total_sectors, metadata_sectors };
+}

@@ -68,13 +68,28 @@ export type TargetLine =
   | MirrorTarget
   | OpaqueTarget;
 
+/** How many leading parameters of the (opaque) snapshot targets are devices (device-mapper.md §4.7-4.9). */
+const SNAPSHOT_DEVICE_ARGS: Partial<Record<string, number>> = {
+  "snapshot-origin": 1,
+  snapshot: 2,
+  "snapshot-merge": 2,
+};
+
 export const MODELLED_TYPES = ["linear", "striped", "error", "zero", "mirror"] as const;
 const MODELLED: ReadonlySet<string> = new Set(MODELLED_TYPES);
 export const isModelled = (t: TargetLine): t is Exclude<TargetLine, OpaqueTarget> =>
   MODELLED.has(t.type) && !("params" in t);
 
-/** The devices a target references, in table order (duplicates kept). */
+/**
+ * The devices a target references, in table order (duplicates kept). The
+ * snapshot targets stay opaque text, but their devices lead the parameters
+ * (origin; origin and COW): a device under a snapshot is in use.
+ */
 export function targetDevices(t: TargetLine): string[] {
+  if ("params" in t) {
+    const n = Object.hasOwn(SNAPSHOT_DEVICE_ARGS, t.type) ? SNAPSHOT_DEVICE_ARGS[t.type]! : 0;
+    return n ? splitArgs((t as OpaqueTarget).params).slice(0, n) : [];
+  }
   switch (t.type) {
     case "linear":
       return [(t as LinearTarget).device];

@@ -24,6 +24,32 @@ export function adjustedRegionSize(extentSize: number, extents: number, regionSi
   return max < 0xffffffff && regionSize > max ? max : regionSize;
 }
 
+/**
+ * The mirror target's features LVM2 2.03 loads for a mirror LV (not for a
+ * pvmove layer): handle_errors, as it does whenever dmeventd monitoring is on
+ * (activation/monitoring, default 1), so that dmeventd can repair a failed leg.
+ */
+export const MIRROR_FEATURES: readonly string[] = ["handle_errors"];
+
+/**
+ * The infix of a temporary mirror layer's name (LVM2's MIRROR_SYNC_LAYER):
+ * `lvconvert -m+N` on a mirror with a disk log puts the mirror as it was
+ * under `<lv>_mimagetmp_<k>` and makes `<lv>` a mirror of that layer and the
+ * new images, so the old legs keep their log's sync state.
+ */
+export const MIRROR_SYNC_LAYER = "_mimagetmp";
+
+/**
+ * Whether an LV is being up-converted (LVM2's CONVERTING, which it never
+ * writes but derives when it reads the metadata): its first segment is a
+ * mirror whose first area is a temporary mirror layer LV.
+ */
+export function isConvertingLv(lv: { segments: { type?: unknown; mirrors?: unknown }[] }): boolean {
+  const seg = lv.segments[0];
+  const area = Array.isArray(seg?.mirrors) ? seg.mirrors[0] : undefined;
+  return seg?.type === "mirror" && typeof area === "string" && area.includes(MIRROR_SYNC_LAYER);
+}
+
 /** Status word of a pvmove layer LV (and of the segments LVM2 reads from it). */
 export const PVMOVE = "PVMOVE";
 /** Status word of an LV a pvmove layer is under (and of the layer itself). */

@@ -1,18 +1,15 @@
 import { dmName } from "../activate/names.js";
-import { devicesDoc } from "../discover/scan.js";
-import { type DmBackend, DmFailure } from "../dm/backend.js";
 import { parseMirrorStatus, parseStatusLines } from "../dm/status.js";
 import type { VgDoc } from "../lib/docs.js";
-import { DvmError, Exit } from "../lib/errors.js";
+import { Exit } from "../lib/errors.js";
 import { sleepSync } from "../lib/time.js";
 import { isPvmoveLv } from "../lvm2/mirror.js";
-import { rawId } from "../lvm2/uuid.js";
 import type { LvMeta, SegmentMeta } from "../lvm2/vg.js";
 import type { ManipResult } from "../manip/common.js";
 import { pvmoveAbort, pvmoveCheckpoint, pvmoveFinish } from "../manip/pvmove.js";
 import { activateVg } from "../tm/activate.js";
-import { readVg } from "../tm/read.js";
-import { type TxOptions, updateVg } from "../tm/update.js";
+import { updateVg } from "../tm/update.js";
+import { deviceStatus, NAP_MS, type PollOptions, polledLv, readPolledVg } from "./common.js";
 
 /**
  * dvm-poll for a pvmove (lvmpolld.md §4.3, device-mapper.md §5.9): follow
@@ -25,23 +22,7 @@ import { type TxOptions, updateVg } from "../tm/update.js";
  * next poller carries on from its last checkpoint.
  */
 
-export interface PvmovePollOptions {
-  vg: string;
-  /** The layer LV: pvmove0... */
-  lv: string;
-  /** Pin the layer by id (VG id + LV id, no dashes): a same-named layer made later is not adopted. */
-  lvid?: string;
-  backend: DmBackend;
-  tx: TxOptions;
-  /** Seconds between looks; 0 = as fast as it goes (a short nap between looks). */
-  intervalS: number;
-  /** `+N`: wait one interval before the first look. */
-  waitFirst?: boolean;
-  abort?: boolean;
-  /** One line of progress or news (LVM2's lvpoll prints "  /dev/sdb: Moved: 12.50%"). */
-  say: (line: string) => void;
-  sleep?: (ms: number) => void;
-}
+export type PvmovePollOptions = PollOptions;
 
 /** Where a pvmove stands, from the metadata and the running mirror's status. */
 export interface PvmoveProgress {
@@ -103,8 +84,6 @@ export function pvmoveProgress(doc: VgDoc, layer: LvMeta, statusText: string | n
   };
 }
 
-const napMs = 100;
-
 /** Poll one pvmove to its end. Returns the exit code (0 done, or nothing left to do). */
 export function pollPvmove(o: PvmovePollOptions): number {
   const sleep = o.sleep ?? sleepSync;
@@ -118,14 +97,13 @@ export function pollPvmove(o: PvmovePollOptions): number {
       activation: { backend: o.backend, activate },
     });
   for (;;) {
-    const doc = readDoc(o);
+    const doc = readPolledVg(o);
     if (!doc) {
       o.say(`  Can't find VG ${o.vg}. No longer active.`);
       return Exit.ok;
     }
-    const layer = doc.vg.logical_volumes?.find((l) => l.name === o.lv);
-    const id = layer ? `${rawId(String(doc.vg.id))}${rawId(String(layer.id))}` : "";
-    if (!layer || !isPvmoveLv(layer) || (o.lvid && id !== o.lvid)) {
+    const layer = polledLv(doc, o);
+    if (!layer || !isPvmoveLv(layer)) {
       o.say(`  ${o.lv}: No pvmove in progress - already finished or aborted.`);
       return Exit.ok;
     }
@@ -134,7 +112,7 @@ export function pollPvmove(o: PvmovePollOptions): number {
       o.say(`  ${o.lv}: pvmove aborted.`);
       return Exit.ok;
     }
-    const status = layerStatus(o.backend, name);
+    const status = deviceStatus(o.backend, name);
     if (status === null) {
       o.say(`  ${o.lv}: Interrupted: No longer active.`);
       return Exit.ok;
@@ -156,26 +134,6 @@ export function pollPvmove(o: PvmovePollOptions): number {
       activateVg(o.vg, { backend: o.backend, activate: [o.lv] }, o.tx);
       continue;
     }
-    sleep(intervalMs > 0 ? intervalMs : napMs);
-  }
-}
-
-/** The VG, or null when it is gone. */
-function readDoc(o: PvmovePollOptions): VgDoc | null {
-  try {
-    return readVg(devicesDoc(o.tx.scan()), o.vg, { warn: o.tx.warn }).doc;
-  } catch (e) {
-    if (e instanceof DvmError && e.exitCode === Exit.notFound) return null;
-    throw e;
-  }
-}
-
-/** `status` of the layer's device, or null when it is not active. */
-function layerStatus(backend: DmBackend, name: string): string | null {
-  try {
-    return backend.query("status", name);
-  } catch (e) {
-    if (e instanceof DmFailure && e.errno === "ENXIO") return null;
-    throw e;
+    sleep(intervalMs > 0 ? intervalMs : NAP_MS);
   }
 }

@@ -162,7 +162,7 @@ describe("activation of a VG with a pvmove in progress", () => {
     assert.equal(r.result, "ok");
   });
 
-  it("mirror segments that are not a pvmove layer's are refused up front (exit 2)", () => {
+  it("a mirror LV's segment (no extents_moved) is a mirror LV's, not a layer's: no region_size, exit 2", () => {
     const doc = vgOn([20, 20]);
     addLv(doc, "m", [
       {
@@ -178,7 +178,7 @@ describe("activation of a VG with a pvmove in progress", () => {
       (e: unknown) =>
         e instanceof DvmError &&
         e.exitCode === 2 &&
-        /vg\/m \(segment type mirror\).*pvmove layers only/.test(e.message),
+        /vg\/m segment 1: region_size undefined is not a power of two/.test(e.message),
     );
   });
 });

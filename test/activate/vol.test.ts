@@ -274,9 +274,9 @@ describe("segment types without a module", () => {
     addLv(
       doc,
       "m",
-      [{ start_extent: 0, extent_count: 1, type: "mirror", mirror_count: 2, mirrors: ["x", 0] }],
+      [{ start_extent: 0, extent_count: 1, type: "raid1", device_count: 2, raids: ["x", "y"] }],
       ["READ", "WRITE"],
     );
-    fails(2, () => desiredState(doc, ["top"]), /vg\/m \(segment type mirror\)/);
+    fails(2, () => desiredState(doc, ["top"]), /vg\/m \(segment type raid1\)/);
   });
 });

@@ -18,7 +18,7 @@ const SEGTYPES: Readonly<Record<string, SegTypeModule>> = {
   linear: striped,
   error,
   zero,
-  // pvmove layers only, so far (mirror.ts).
+  // Mirror LVs and pvmove layers (mirror.ts).
   mirror,
 };
 
@@ -32,5 +32,4 @@ export function moduleFor(seg: SegmentMeta): SegTypeModule | undefined {
 }
 
 /** The segment types with a module, as messages list them (a module that handles only some segments says which). */
-export const supportedSegTypes = () =>
-  Object.keys(SEGTYPES).map((t) => (t === "mirror" ? "mirror (pvmove layers only)" : t));
+export const supportedSegTypes = () => Object.keys(SEGTYPES);

@@ -33,6 +33,11 @@ export interface SegContext {
    * activation. Records the dependency.
    */
   resolve(area: SegArea, areaIndex: number, length_extents: number): DevArea;
+  /**
+   * The device of a whole other LV of the VG (a mirror's log), activated as a
+   * dependency, and its size in extents. Records the dependency.
+   */
+  lvDevice(name: string): { device: string; extents: number };
   /** An invalid-input error about this segment. */
   fail(why: string): Error;
 }
