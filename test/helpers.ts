@@ -1,5 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -49,4 +58,16 @@ export function ensureBuilt(tool = "dvm"): void {
   if (existsSync(join(DIST, `${tool}.mjs`))) return;
   const r = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
   if (r.status !== 0) throw new Error(`scripts/build.mjs failed (exit ${r.status})`);
+}
+
+/** `len` bytes of a file (an image, read on the host) from byte `at`. */
+export function fileBytes(path: string, at: number, len: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buffer.alloc(len);
+    readSync(fd, b, 0, len, at);
+    return b;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import {
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
-  readSync,
   rmSync,
   symlinkSync,
   truncateSync,
@@ -20,6 +17,7 @@ import fc from "fast-check";
 import { DmFailure, type ErrnoName } from "../../src/dm/backend.js";
 import { SimBackend, type SimFault, type SimOptions } from "../../src/dm/sim/index.js";
 import type { TargetLine } from "../../src/dm/target.js";
+import { fileBytes } from "../helpers.ts";
 
 // ---- helpers ----
 
@@ -102,17 +100,6 @@ const info = (sim: SimBackend, name: string, inactive = false) => {
   };
 };
 const dev = (sim: SimBackend, name: string) => sim.state().devices.find((d) => d.name === name);
-
-function fileBytes(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const b = Buffer.alloc(length);
-    readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const childEnv = (extra: Record<string, string> = {}) => {
   const env: NodeJS.ProcessEnv = { ...process.env, DVM_SIM_MIRROR_RATE: "0", ...extra };

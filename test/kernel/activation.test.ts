@@ -10,8 +10,8 @@ import { runProgram } from "../../src/dm/exec.ts";
 import { lvExtend } from "../../src/manip/lv.ts";
 import { activateVg } from "../../src/tm/activate.ts";
 import { updateVg } from "../../src/tm/update.ts";
-import { ensureBuilt, image, run, scratch } from "../helpers.ts";
-import { GuestDisks, guestLvm, imageBytes } from "./guest.ts";
+import { ensureBuilt, fileBytes, image, run, scratch } from "../helpers.ts";
+import { GuestDisks, guestLvm } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
 /**
@@ -155,7 +155,7 @@ describe("activation of a dvm VG on a real device-mapper, LVM2 as the reference"
     for (let s = 0; s < data.length / 512; s += 128) {
       const [path, at] = locate(lv, s);
       assert.ok(
-        imageBytes(path, at, 65536).equals(data.subarray(s * 512, s * 512 + 65536)),
+        fileBytes(path, at, 65536).equals(data.subarray(s * 512, s * 512 + 65536)),
         `${lv} sector ${s} not at ${path}@${at}`,
       );
     }

@@ -1,4 +1,4 @@
-import { closeSync, cpSync, existsSync, openSync, readSync } from "node:fs";
+import { cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { mapTableDevices } from "../../src/activate/canon.ts";
 import type { DmBackend, SuspendFlags } from "../../src/dm/backend.ts";
@@ -61,18 +61,6 @@ export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: st
     }
     return vm.sh(`${env} lvm ${args} 2>&1`);
   };
-}
-
-/** `len` bytes of a host image file from byte `at`. */
-export function imageBytes(path: string, at: number, len: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const b = Buffer.alloc(len);
-    readSync(fd, b, 0, len, at);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DmFailure, type ErrnoName } from "../../src/dm/backend.ts";
@@ -8,7 +8,7 @@ import type { DmProgramDoc } from "../../src/dm/docs.ts";
 import { runProgram } from "../../src/dm/exec.ts";
 import { KernelBackend } from "../../src/dm/kernel.ts";
 import type { LinearTarget, StripedTarget, TargetLine } from "../../src/dm/target.ts";
-import { image, scratch } from "../helpers.ts";
+import { fileBytes, image, scratch } from "../helpers.ts";
 import { Vm } from "./vm.ts";
 
 /**
@@ -48,18 +48,6 @@ function failsWith(errno: ErrnoName, f: () => unknown): DmFailure {
     return e;
   }
   assert.fail(`expected ${errno}, but it succeeded`);
-}
-
-/** `len` bytes of an image file at byte `pos`, read on the host. */
-function readImage(path: string, pos: number, len: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const b = Buffer.alloc(len);
-    readSync(fd, b, 0, len, pos);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Put a file in the share; returns its path in the guest. */
@@ -105,7 +93,7 @@ describe("kernel backend on a real device-mapper (qemu)", { timeout: 600_000 }, 
     const src = share("lin.bin", data);
     // Direct I/O and fsync so the writes reach the virtio disk (and the image file) now.
     vm.sh(`dd if=${src} of=/dev/mapper/dvmt-lin bs=64k seek=2 oflag=direct conv=fsync,notrunc 2>/dev/null`);
-    assert.deepEqual(readImage(imgA, 4096 * 512 + 128 * 1024, data.length), data);
+    assert.deepEqual(fileBytes(imgA, 4096 * 512 + 128 * 1024, data.length), data);
     vm.sh(`dd if=${vda} bs=512 skip=${4096 + 256} count=512 iflag=direct 2>/dev/null | cmp - ${src}`);
   });
 
@@ -148,7 +136,7 @@ describe("kernel backend on a real device-mapper (qemu)", { timeout: 600_000 }, 
     for (let i = 0; i < 4; i++) {
       const img = i % 2 === 0 ? imgA : imgB;
       const at = 8192 * 512 + Math.floor(i / 2) * chunk;
-      assert.deepEqual(readImage(img, at, chunk), data.subarray(i * chunk, (i + 1) * chunk), `chunk ${i}`);
+      assert.deepEqual(fileBytes(img, at, chunk), data.subarray(i * chunk, (i + 1) * chunk), `chunk ${i}`);
     }
     vm.sh(`dd if=/dev/mapper/dvmt-str bs=64k count=4 iflag=direct 2>/dev/null | cmp - ${src}`);
     const st = k.state(UUID_PREFIX);

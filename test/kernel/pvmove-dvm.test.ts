@@ -10,8 +10,8 @@ import { pvmoveStart } from "../../src/manip/pvmove.ts";
 import { pollPvmove } from "../../src/poll/pvmove.ts";
 import { activateVg } from "../../src/tm/activate.ts";
 import { updateVg } from "../../src/tm/update.ts";
-import { ensureBuilt, image, run, scratch } from "../helpers.ts";
-import { GuestDisks, imageBytes } from "./guest.ts";
+import { ensureBuilt, fileBytes, image, run, scratch } from "../helpers.ts";
+import { GuestDisks } from "./guest.ts";
 import { Vm } from "./vm.ts";
 
 /**
@@ -123,7 +123,7 @@ describe("dvm pvmove on a real device-mapper (dm-mirror)", { timeout: 600_000 },
       const from = s.start_extent * es * 512;
       const len = s.extent_count * es * 512;
       assert.ok(
-        imageBytes(imgB, at, len).equals(data.subarray(from, from + len)),
+        fileBytes(imgB, at, len).equals(data.subarray(from, from + len)),
         `segment at LE ${s.start_extent}`,
       );
     }
