@@ -70,7 +70,7 @@ function must(t: Timed, what: string): number {
 }
 
 const node = process.execPath;
-const tool = (name: string) => join(DIST, `${name}.mjs`);
+const tool = (name: string) => join(DIST, `${name}.cjs`);
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -27,7 +27,7 @@ rows.push(["node -e 0", median(Array.from({ length: RUNS }, () => time(process.e
 for (const t of ["dvm", "dvm-discover", "dvm-tm", "dvm-report"])
   rows.push([
     `${t} --version`,
-    median(Array.from({ length: RUNS }, () => time(process.execPath, [`dist/${t}.mjs`, "--version"]))),
+    median(Array.from({ length: RUNS }, () => time(process.execPath, [`dist/${t}.cjs`, "--version"]))),
   ]);
 
 // A VG of 1,000 LVs on two image files, written by dvm-tm restore.
@@ -41,7 +41,7 @@ try {
   });
   const devs = imgs.join(",");
   const node = (tool: string, args: string[], input?: string) =>
-    spawnSync(process.execPath, [`dist/${tool}.mjs`, ...args], { env, input, maxBuffer: 1 << 28 });
+    spawnSync(process.execPath, [`dist/${tool}.cjs`, ...args], { env, input, maxBuffer: 1 << 28 });
   const labels = imgs.map(
     (p) => JSON.parse(node("dvm-discover", ["label", p]).stdout.toString()).labelled[0],
   );
@@ -96,7 +96,7 @@ try {
   rows.push([
     "dvm report lvs (1,000 LVs, json)",
     median(
-      Array.from({ length: 10 }, () => time(process.execPath, ["dist/dvm.mjs", "report", ...reportArgs])),
+      Array.from({ length: 10 }, () => time(process.execPath, ["dist/dvm.cjs", "report", ...reportArgs])),
     ),
   ]);
   rows.push([
@@ -105,7 +105,7 @@ try {
       Array.from({ length: 10 }, () =>
         time("sh", [
           "-c",
-          `node dist/dvm-discover.mjs find bench0 --devices ${devs} | node dist/dvm-tm.mjs read bench0 | node dist/dvm-report.mjs lvs --reportformat json`,
+          `node dist/dvm-discover.cjs find bench0 --devices ${devs} | node dist/dvm-tm.cjs read bench0 | node dist/dvm-report.cjs lvs --reportformat json`,
         ]),
       ),
     ),

@@ -1,5 +1,7 @@
-// Bundle each executable into one file under dist/, so a tool loads one module at start-up.
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+// Bundle each executable: dist/TOOL.cjs (scripts/launcher.cjs) runs dist/code/TOOL.js, one file
+// holding the tool and everything it imports, with the V8 code cache dist/code/TOOL.cache.
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
@@ -7,7 +9,9 @@ const tools = readdirSync("src/cli")
   .filter((f) => /^dvm(-[a-z-]+)?\.ts$/.test(f))
   .map((f) => f.replace(/\.ts$/, ""))
   .filter((t) => process.argv.length <= 2 || process.argv.slice(2).includes(t));
-mkdirSync("dist", { recursive: true });
+mkdirSync("dist/code", { recursive: true });
+// The ES module bundles of earlier builds.
+for (const f of readdirSync("dist")) if (f.endsWith(".mjs")) rmSync(`dist/${f}`);
 
 /** The export name of each tool's Tool object: dvm-discover -> discoverTool, dvm -> dvmTool. */
 const exportName = (t) =>
@@ -15,7 +19,6 @@ const exportName = (t) =>
 
 await Promise.all(
   tools.map(async (t) => {
-    const outfile = `dist/${t}.mjs`;
     await build({
       stdin: {
         contents: `import { main } from "./src/cli/common.ts"; import { ${exportName(t)} as tool } from "./src/cli/${t}.ts"; main(tool);`,
@@ -24,14 +27,14 @@ await Promise.all(
       },
       bundle: true,
       platform: "node",
-      format: "esm",
+      format: "cjs",
       target: "node20",
-      outfile,
-      // CommonJS dependencies (cli-progress) call require(); an ES module bundle has to provide it.
-      banner: {
-        js: '#!/usr/bin/env node\nimport { createRequire as __dvmRequire } from "node:module"; const require = __dvmRequire(import.meta.url);',
-      },
-      define: { DVM_VERSION: JSON.stringify(pkg.version) },
+      outfile: `dist/code/${t}.js`,
+      // One function expression, called by the launcher with its require (node builtins, koffi)
+      // and its own URL, which stands for import.meta.url (the tools find their siblings by it).
+      banner: { js: '(function (require, __dvmUrl) {\n"use strict";' },
+      footer: { js: "})" },
+      define: { DVM_VERSION: JSON.stringify(pkg.version), "import.meta.url": "__dvmUrl" },
       minifySyntax: true,
       minifyWhitespace: true,
       legalComments: "none",
@@ -39,7 +42,15 @@ await Promise.all(
       external: ["koffi"],
       logLevel: "warning",
     });
-    chmodSync(outfile, 0o755);
+    copyFileSync("scripts/launcher.cjs", `dist/${t}.cjs`);
+    chmodSync(`dist/${t}.cjs`, 0o755);
   }),
 );
-console.log(`built ${tools.map((t) => `dist/${t}.mjs`).join(" ")}`);
+
+// The code caches, made by a Node without flags (NODE_OPTIONS would change V8's flags).
+const env = { ...process.env };
+delete env.NODE_OPTIONS;
+const bodies = tools.map((t) => `dist/code/${t}.js`);
+const made = spawnSync(process.execPath, ["scripts/code-cache.cjs", ...bodies], { env, stdio: "inherit" });
+if (made.status !== 0) throw new Error(`scripts/code-cache.cjs failed (exit ${made.status})`);
+console.log(`built ${tools.map((t) => `dist/${t}.cjs`).join(" ")}`);

@@ -16,8 +16,8 @@ for i in 0 1 2; do truncate -s 64M "$work/pv$i.img"; done
 devs="$work/pv0.img,$work/pv1.img,$work/pv2.img"
 # The images are the only devices dvm looks at; the sim's state and the lock files stay
 # in the scratch folder.
-dvm() { node dist/dvm.mjs "$@" --devices "$devs" --lock-dir "$work/lock" --dm-backend sim --sim-dir "$work/sim"; }
-tool() { local t=$1; shift; node "dist/$t.mjs" "$@"; }
+dvm() { node dist/dvm.cjs "$@" --devices "$devs" --lock-dir "$work/lock" --dm-backend sim --sim-dir "$work/sim"; }
+tool() { local t=$1; shift; node "dist/$t.cjs" "$@"; }
 dmexec() { tool dvm-dmexec "$@" --dm-backend sim --sim-dir "$work/sim"; }
 step() { printf '\n== %s\n' "$*"; }
 

@@ -29,9 +29,9 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run a bundled tool (dist/NAME.mjs) with optional stdin. */
+/** Run a bundled tool (dist/NAME.cjs) with optional stdin. */
 export function run(tool: string, args: string[], input = ""): RunResult {
-  const r = spawnSync(process.execPath, [join(DIST, `${tool}.mjs`), ...args], {
+  const r = spawnSync(process.execPath, [join(DIST, `${tool}.cjs`), ...args], {
     input,
     env: toolEnv(),
     maxBuffer: 1 << 28,
@@ -55,7 +55,7 @@ export function image(dir: string, name: string, mib: number): string {
 
 /** Build the bundles when `tool` is missing from dist/ (a tier run on its own, on a fresh checkout). */
 export function ensureBuilt(tool = "dvm"): void {
-  if (existsSync(join(DIST, `${tool}.mjs`))) return;
+  if (existsSync(join(DIST, `${tool}.cjs`))) return;
   const r = spawnSync(process.execPath, [join(ROOT, "scripts/build.mjs")], { stdio: "inherit" });
   if (r.status !== 0) throw new Error(`scripts/build.mjs failed (exit ${r.status})`);
 }

@@ -177,7 +177,7 @@ function reportPipeline(p: Parsed, io: Io): number {
   ];
   const stage = (tool: string, args: string[], input: Buffer | string) => {
     if (flag(p, "verbose")) io.err(`dvm: running ${tool} ${args.join(" ")}\n`);
-    const r = spawnSync(process.execPath, [join(here, `${tool}.mjs`), ...args], {
+    const r = spawnSync(process.execPath, [join(here, `${tool}.cjs`), ...args], {
       input,
       env,
       maxBuffer: 1 << 30,

@@ -134,7 +134,7 @@ function manipProcess(
   io: Io,
   doc: VgDoc | null,
 ): VgDoc {
-  const argv = [join(dirname(fileURLToPath(import.meta.url)), "dvm-manip.mjs"), op, ...args];
+  const argv = [join(dirname(fileURLToPath(import.meta.url)), "dvm-manip.cjs"), op, ...args];
   for (const s of pvSpecs) argv.push(`--pv=${s}`);
   for (const k of FORWARD) {
     const v = p.values[k];

@@ -259,7 +259,7 @@ export function pollerArgs(p: Parsed): string[] {
 /** dvm-polld beside this bundle (dist/), else on PATH. */
 function polldBinary(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const f of [join(here, "dvm-polld.mjs"), join(here, "../../dist/dvm-polld.mjs")])
+  for (const f of [join(here, "dvm-polld.cjs"), join(here, "../../dist/dvm-polld.cjs")])
     if (existsSync(f)) return [process.execPath, f];
   return ["dvm-polld"];
 }

@@ -47,7 +47,7 @@ function defaultDvmPoll(): string {
   try {
     if (process.argv[1]) dirs.push(dirname(realpathSync(process.argv[1])));
   } catch {}
-  for (const d of dirs) if (existsSync(join(d, "dvm-poll.mjs"))) return join(d, "dvm-poll.mjs");
+  for (const d of dirs) if (existsSync(join(d, "dvm-poll.cjs"))) return join(d, "dvm-poll.cjs");
   for (const d of (process.env.PATH ?? "").split(delimiter))
     if (d && existsSync(join(d, "dvm-poll"))) return join(d, "dvm-poll");
   return "dvm-poll";
@@ -127,8 +127,8 @@ export async function runDump(socketPath: string, io: Out): Promise<number> {
 /** The dvm-polld executable: this bundle when running as it, else the one beside the running bundle. */
 function selfScript(): string {
   const a = process.argv[1] ?? "";
-  if (/^dvm-polld(\.mjs)?$/.test(basename(a))) return a;
-  return join(dirname(fileURLToPath(import.meta.url)), "dvm-polld.mjs");
+  if (/^dvm-polld(\.cjs)?$/.test(basename(a))) return a;
+  return join(dirname(fileURLToPath(import.meta.url)), "dvm-polld.cjs");
 }
 
 /**

@@ -39,7 +39,7 @@ describe("crash points of dvm updates, checked by LVM2's vgck", () => {
       ["vg", "create", vg, ...devs],
       ["lv", "create", `${vg}/base`, "--size", "8m"],
     ]) {
-      const r = spawnSync(process.execPath, [join(DIST, "dvm.mjs"), ...args, ...g], { env: toolEnv() });
+      const r = spawnSync(process.execPath, [join(DIST, "dvm.cjs"), ...args, ...g], { env: toolEnv() });
       assert.equal(r.status, 0, r.stderr.toString());
     }
   });
@@ -67,7 +67,7 @@ describe("crash points of dvm updates, checked by LVM2's vgck", () => {
         const argv = args.map((a) => a.replace("VG", vg));
         return spawnSync(
           process.execPath,
-          [join(DIST, "dvm.mjs"), ...argv, "--devices", devs.join(","), "--lock-dir", lockDir],
+          [join(DIST, "dvm.cjs"), ...argv, "--devices", devs.join(","), "--lock-dir", lockDir],
           { env },
         );
       };

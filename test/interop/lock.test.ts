@@ -50,7 +50,7 @@ describe("VG locks shared with LVM2", () => {
     const slow = `setTimeout(() => { const d = JSON.parse(require("fs").readFileSync(0, "utf8")); d.vg.seqno++; d.vg.tags = ["fromdvm"]; process.stdout.write(JSON.stringify(d)); }, 2000)`;
     const holder = start(
       process.execPath,
-      [join(DIST, "dvm-tm.mjs"), "update", vg, "--devices", devs.join(","), "--", "node", "-e", slow],
+      [join(DIST, "dvm-tm.cjs"), "update", vg, "--devices", devs.join(","), "--", "node", "-e", slow],
       toolEnv(),
     );
     await sleep(700);
@@ -88,7 +88,7 @@ describe("VG locks shared with LVM2", () => {
       spawnSync(
         process.execPath,
         [
-          join(DIST, "dvm-tm.mjs"),
+          join(DIST, "dvm-tm.cjs"),
           "update",
           vg,
           "--devices",
@@ -108,7 +108,7 @@ describe("VG locks shared with LVM2", () => {
     // (LVM2's vgs would wait for the lock here: it takes it shared. dvm reads without locking.)
     const read = spawnSync(
       process.execPath,
-      [join(DIST, "dvm-tm.mjs"), "read", vg, "--devices", devs.join(",")],
+      [join(DIST, "dvm-tm.cjs"), "read", vg, "--devices", devs.join(",")],
       {
         env: toolEnv(),
       },

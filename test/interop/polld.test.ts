@@ -213,7 +213,7 @@ async function runAgainst(kind: "lvm2" | "dvm", fakeDir: string, badexec = false
   const d: DaemonProcess =
     kind === "lvm2"
       ? spawnDaemon(args, env, [LVMPOLLD!])
-      : spawnDaemon([...args, "--poller", "lvm"], env, [process.execPath, join(DIST, "dvm-polld.mjs")]);
+      : spawnDaemon([...args, "--poller", "lvm"], env, [process.execPath, join(DIST, "dvm-polld.cjs")]);
   const c = await waitFor(
     () => PolldClient.connect(sock).catch(() => undefined),
     10000,

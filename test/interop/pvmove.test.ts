@@ -29,7 +29,7 @@ function manipTx(op: string[]): VgDoc {
   const r = spawnSync(
     process.execPath,
     [
-      join(DIST, "dvm-tm.mjs"),
+      join(DIST, "dvm-tm.cjs"),
       "update",
       vg,
       "--devices",
@@ -38,7 +38,7 @@ function manipTx(op: string[]): VgDoc {
       join(lab.dir, "lock"),
       "--",
       process.execPath,
-      join(DIST, "dvm-manip.mjs"),
+      join(DIST, "dvm-manip.cjs"),
       ...op,
     ],
     { env: toolEnv(), encoding: "utf8" },

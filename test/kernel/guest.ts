@@ -65,7 +65,7 @@ export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: st
 
 /**
  * Put dvm's bundles (`dvm-polld`, `dvm-poll`, ...) on the VM's share as
- * /tmp/share/dvm/dist/NAME.mjs, with the koffi package and its native
+ * /tmp/share/dvm/dist/NAME.cjs (and its code/NAME.js and code cache), with the koffi package and its native
  * build (the optional package @koromix/koffi-<platform>-<arch>), laid out as
  * in the checkout so a bundle's require finds them: the guest's /tmp is its
  * own, so a checkout under the host's /tmp is out of its sight. Returns the
@@ -73,7 +73,9 @@ export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: st
  */
 export function shareDvm(vm: Vm, bundles: string[]): string {
   const shared = join(vm.dir, "share", "dvm");
-  for (const b of bundles) cpSync(join(DIST, `${b}.mjs`), join(shared, "dist", `${b}.mjs`));
+  for (const b of bundles)
+    for (const f of [`${b}.cjs`, `code/${b}.js`, `code/${b}.cache`])
+      cpSync(join(DIST, f), join(shared, "dist", f));
   const native = join("@koromix", `koffi-${process.platform}-${process.arch}`);
   for (const pkg of ["koffi", native]) {
     const from = join(ROOT, "node_modules", pkg);

@@ -194,7 +194,7 @@ describe("snapshot merge finished by dvm-poll on a real device-mapper, LVM2 as t
     shareDvm(vm, ["dvm-polld", "dvm-poll"]);
     const disk = vm.device(imgC);
     vm.sh(
-      `(LVM_SUPPRESS_FD_WARNINGS=1 ${process.execPath} /tmp/share/dvm/dist/dvm-polld.mjs -f -s ${SOCK} -p /tmp/dvm-polld.pid -t 0 -l all ` +
+      `(LVM_SUPPRESS_FD_WARNINGS=1 ${process.execPath} /tmp/share/dvm/dist/dvm-polld.cjs -f -s ${SOCK} -p /tmp/dvm-polld.pid -t 0 -l all ` +
         `-- --dm-backend kernel --devices ${disk} >${LOG} 2>&1 &); ` +
         `i=0; while [ ! -S ${SOCK} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; test -S ${SOCK}`,
     );
@@ -223,7 +223,7 @@ describe("snapshot merge finished by dvm-poll on a real device-mapper, LVM2 as t
     );
     const log = vm.sh(`cat ${LOG}`);
     // dvm-polld ran dvm-poll for the origin, which finished the merge.
-    assert.match(log, /dvm-poll\.mjs\n.*--type\n.*merge\n/, log);
+    assert.match(log, /dvm-poll\.cjs\n.*--type\n.*merge\n/, log);
     assert.match(log, /STDOUT: ' {2}Merge of snapshot into logical volume mgp\/orig has finished\.'/, log);
     lvm("vgchange -an mgp");
   });

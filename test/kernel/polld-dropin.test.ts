@@ -37,7 +37,7 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
     const lvmBin = vm.sh("command -v lvm").trim();
     // dvm-polld in the guest, foreground in the background, LVM2's poller; wait for its socket.
     vm.sh(
-      `(LVM_SUPPRESS_FD_WARNINGS=1 ${process.execPath} /tmp/share/dvm/dist/dvm-polld.mjs -f -s ${SOCK} -p /tmp/dvm-polld.pid -t 0 --poller lvm -B ${lvmBin} -l all >${LOG} 2>&1 &); ` +
+      `(LVM_SUPPRESS_FD_WARNINGS=1 ${process.execPath} /tmp/share/dvm/dist/dvm-polld.cjs -f -s ${SOCK} -p /tmp/dvm-polld.pid -t 0 --poller lvm -B ${lvmBin} -l all >${LOG} 2>&1 &); ` +
         `i=0; while [ ! -S ${SOCK} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; test -S ${SOCK}`,
     );
   });
@@ -51,7 +51,7 @@ describe("LVM2's pvmove with dvm-polld as its lvmpolld, on a real device-mapper"
     const r = vm.exec([
       "sh",
       "-c",
-      `${process.execPath} /tmp/share/dvm/dist/dvm-polld.mjs -f -s /tmp/second.sock -p /tmp/dvm-polld.pid -t 0 2>&1`,
+      `${process.execPath} /tmp/share/dvm/dist/dvm-polld.cjs -f -s /tmp/second.sock -p /tmp/dvm-polld.pid -t 0 2>&1`,
     ]);
     assert.equal(r.status, 13, r.stdout);
   });

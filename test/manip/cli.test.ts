@@ -6,7 +6,7 @@ import { vgProblems } from "../../src/lvm2/validate.js";
 import { run } from "../helpers.ts";
 import { idGen, makeVg, segs } from "./helpers.ts";
 
-/** dvm-manip as a process (dist/dvm-manip.mjs): arguments, stdin/stdout, messages, exit codes. */
+/** dvm-manip as a process (dist/dvm-manip.cjs): arguments, stdin/stdout, messages, exit codes. */
 
 const manip = (args: string[], doc?: VgDoc | string) =>
   run("dvm-manip", args, doc === undefined ? "" : typeof doc === "string" ? doc : JSON.stringify(doc));

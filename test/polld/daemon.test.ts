@@ -20,7 +20,7 @@ import {
 } from "./helpers.ts";
 
 /**
- * dvm-polld as a process (dist/dvm-polld.mjs, so `npm run build` first):
+ * dvm-polld as a process (dist/dvm-polld.cjs, so `npm run build` first):
  * dedup under load, idle exit, hostile input, signals, socket activation,
  * pidfile and socket conflicts, backgrounding, the `dvm polld` wrapper.
  */
@@ -421,7 +421,7 @@ describe("systemd socket activation", () => {
     "-c",
     'LISTEN_PID=$$ exec "$0" "$@"',
     process.execPath,
-    join(DIST, "dvm-polld.mjs"),
+    join(DIST, "dvm-polld.cjs"),
   ];
   const activationEnv = () => ({ ...toolEnv(), SD_ACTIVATION: "1", LISTEN_FDS: "1" });
 
@@ -488,7 +488,7 @@ describe("dvm polld", () => {
     const env = { ...toolEnv(), PATH: `${bindir}:${process.env.PATH}`, LVM_LVMPOLLD_PIDFILE: s.pid };
     const d = spawnDaemon(["polld", "--foreground", "--socket", s.sock, "--idle-timeout", "1"], env, [
       process.execPath,
-      join(DIST, "dvm.mjs"),
+      join(DIST, "dvm.cjs"),
     ]);
     await waitFor(
       async () => (await exchange(s.sock, `request = "hello"\n${T}`).catch(() => "")) === HELLO_OK,

@@ -139,14 +139,14 @@ export interface DaemonProcess {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Run dist/dvm-polld.mjs (after `npm run build`) with `args`; env without NODE_EXTRA_CA_CERTS. */
+/** Run dist/dvm-polld.cjs (after `npm run build`) with `args`; env without NODE_EXTRA_CA_CERTS. */
 export function spawnDaemon(
   args: string[],
   env: NodeJS.ProcessEnv = toolEnv(),
   cmd?: string[],
   fd3?: number,
 ): DaemonProcess {
-  const argv = cmd ?? [process.execPath, join(DIST, "dvm-polld.mjs")];
+  const argv = cmd ?? [process.execPath, join(DIST, "dvm-polld.cjs")];
   const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "pipe", "pipe"];
   if (fd3 !== undefined) stdio.push(fd3);
   const child = spawn(argv[0]!, [...argv.slice(1), ...args], { env, stdio });

@@ -33,7 +33,7 @@ export class SimLab {
     const r = spawnSync(
       process.execPath,
       [
-        join(DIST, "dvm.mjs"),
+        join(DIST, "dvm.cjs"),
         ...args,
         "--devices",
         this.images.join(","),

@@ -27,7 +27,7 @@ function manipTx(op: string[]) {
   const r = spawnSync(
     process.execPath,
     [
-      join(DIST, "dvm-tm.mjs"),
+      join(DIST, "dvm-tm.cjs"),
       "update",
       VG,
       "--devices",
@@ -36,7 +36,7 @@ function manipTx(op: string[]) {
       join(lab.dir, "lock"),
       "--",
       process.execPath,
-      join(DIST, "dvm-manip.mjs"),
+      join(DIST, "dvm-manip.cjs"),
       ...op,
     ],
     { env: toolEnv(), encoding: "utf8" },

@@ -52,7 +52,7 @@ function daemonPid(): number | undefined {
 
 /** The dvm-poll processes running for this lab (their command lines name its sim folder). */
 function pollers(): number[] {
-  const r = spawnSync("pgrep", ["-f", `dvm-poll.mjs.*${lab.simDir}`]);
+  const r = spawnSync("pgrep", ["-f", `dvm-poll.cjs.*${lab.simDir}`]);
   return r.stdout.toString().split("\n").filter(Boolean).map(Number);
 }
 
@@ -225,7 +225,7 @@ describe("pvmove on the sim", { timeout: 300_000 }, () => {
   it("on a terminal the progress is a bar (cli-progress), not lines", () => {
     lab.ok(["lv", "create", "mv0/t", "--size", "8m", "--on", pv0]);
     rate(16);
-    const argv = [join(DIST, "dvm.mjs"), "pvmove", pv0, "--lv", "t", "--interval", "0.2"];
+    const argv = [join(DIST, "dvm.cjs"), "pvmove", pv0, "--lv", "t", "--interval", "0.2"];
     argv.push("--devices", lab.images.join(","), "--dm-backend", "sim", "--sim-dir", lab.simDir);
     // script(1) gives the command a pseudo-terminal.
     const cmd = [process.execPath, ...argv].map((a) => `'${a}'`).join(" ");
@@ -240,7 +240,7 @@ describe("pvmove on the sim", { timeout: 300_000 }, () => {
     lab.ok(["lv", "create", "mv0/i", "--size", "16m", "--on", pv0]);
     lab.ok(["activate", "mv0/i"]);
     rate(0.5);
-    const argv = [join(DIST, "dvm.mjs"), "pvmove", pv0, "--lv", "i", "--interval", "0.2"];
+    const argv = [join(DIST, "dvm.cjs"), "pvmove", pv0, "--lv", "i", "--interval", "0.2"];
     argv.push("--devices", lab.images.join(","), "--dm-backend", "sim", "--sim-dir", lab.simDir);
     const fg = spawn(process.execPath, argv, { env: { ...toolEnv(), ...env } });
     let err = "";
@@ -264,7 +264,7 @@ describe("pvmove on the sim", { timeout: 300_000 }, () => {
     const again = spawn(
       process.execPath,
       [
-        join(DIST, "dvm.mjs"),
+        join(DIST, "dvm.cjs"),
         "pvmove",
         "--background",
         "--interval",

@@ -87,7 +87,7 @@ function wraps(path: string, _op: Op): boolean {
 function tm(args: string[], fault?: string, tool = "dvm-tm") {
   const env = toolEnv();
   if (fault) env.DVM_FAULT = fault;
-  const r = spawnSync(process.execPath, [join(DIST, `${tool}.mjs`), ...args], { env, maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [join(DIST, `${tool}.cjs`), ...args], { env, maxBuffer: 1 << 28 });
   return { status: r.status, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
