@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { isatty } from "node:tty";
 import { planActivation } from "../activate/plan.js";
 import type { DmStateDoc } from "../dm/docs.js";
-import { parseDocsOf, readStdinText, toJson } from "../lib/docio.js";
+import { parseDocsOf, pipedStdinText, toJson } from "../lib/docio.js";
 import { Exit, invalidInput, usageError } from "../lib/errors.js";
 import { flag, type Io, parse, str, type Tool } from "./common.js";
 
@@ -64,7 +63,7 @@ export const dmactivateTool: Tool = {
       current = stateFile(cur, "--current");
       desired = stateFile(des, "--desired");
     } else {
-      const text = isatty(0) ? "" : readStdinText();
+      const text = pipedStdinText();
       if (text.trim() === "") {
         // Nothing to read and nothing asked: the usage, as every tool prints it when called bare.
         if (argv.length === 0) {

@@ -1,7 +1,6 @@
-import { isatty } from "node:tty";
 import type { DmProgramDoc } from "../dm/docs.js";
 import { checkProgram, formatProgram, runProgram } from "../dm/exec.js";
-import { parseDocsOf, readStdinText, toJson } from "../lib/docio.js";
+import { parseDocsOf, pipedStdinText, toJson } from "../lib/docio.js";
 import { usageError } from "../lib/errors.js";
 import { flag, type Io, parse, str, type Tool } from "./common.js";
 import { BACKEND_OPTIONS, backendFromArgs } from "./dm-common.js";
@@ -37,7 +36,7 @@ export const dmexecTool: Tool = {
       return 0;
     }
     if (cmd !== "run") throw usageError(`expected run or state (got "${cmd ?? ""}")`);
-    const text = isatty(0) ? "" : readStdinText();
+    const text = pipedStdinText();
     if (text.trim() === "") throw usageError("expected a dm-program document on stdin");
     const docs = parseDocsOf(text, ["dm-program"]) as DmProgramDoc[];
     if (docs.length !== 1) throw usageError(`expected one dm-program document on stdin, got ${docs.length}`);

@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
-import { isatty } from "node:tty";
-import { onlyDoc, parseDocs, readStdinText, toJson } from "../lib/docio.js";
+import { onlyDoc, parseDocs, pipedStdinText, toJson } from "../lib/docio.js";
 import type { VgDoc } from "../lib/docs.js";
 import { Exit, invalidInput, notFound, usageError } from "../lib/errors.js";
 import { generateId } from "../lvm2/uuid.js";
@@ -137,7 +136,7 @@ function intOpt(p: Parsed, k: string): number | undefined {
 const list = (p: Parsed, k: string) => (p.values[k] as string[] | undefined) ?? [];
 
 function readStdinDoc(): VgDoc {
-  const text = isatty(0) ? "" : readStdinText();
+  const text = pipedStdinText();
   if (text.trim() === "") throw usageError("expected a vg document on stdin");
   return onlyDoc(parseDocs(text), "vg", "dvm-manip");
 }

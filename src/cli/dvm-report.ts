@@ -1,6 +1,5 @@
-import { isatty } from "node:tty";
 import type { DmStateDoc } from "../dm/docs.js";
-import { type AnyDoc, parseDocsOf, readStdinText } from "../lib/docio.js";
+import { type AnyDoc, parseDocsOf, pipedStdinText } from "../lib/docio.js";
 import type { DeviceEntry, VgDoc } from "../lib/docs.js";
 import { usageError } from "../lib/errors.js";
 import { rawId } from "../lvm2/uuid.js";
@@ -86,7 +85,7 @@ export const reportTool: Tool = {
   run(argv: string[], io: Io) {
     const p = parse(argv, REPORT_OPTIONS);
     const { kind, opts } = reportArgs(p, p.positionals);
-    const text = isatty(0) ? "" : readStdinText();
+    const text = pipedStdinText();
     if (text.trim() === "") throw usageError("expected vg documents on stdin (e.g. from dvm-tm read VG)");
     const docs = parseDocsOf(text, ["vg", "devices", "dm-state"]) as (AnyDoc | DmStateDoc)[];
     io.out(renderReport(kind, reportInput(docs), opts));

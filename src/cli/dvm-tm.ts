@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
-import { isatty } from "node:tty";
 import { devicesDoc } from "../discover/scan.js";
-import { onlyDoc, parseDocs, readStdinText, toJson } from "../lib/docio.js";
+import { onlyDoc, parseDocs, pipedStdinText, toJson } from "../lib/docio.js";
 import type { DevicesDoc } from "../lib/docs.js";
 import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
+import { childProcess } from "../lib/lazy.js";
 import { lineDiff } from "../lib/textdiff.js";
 import { printVgText } from "../lvm2/vg.js";
 import { activateVg, dmFailure } from "../tm/activate.js";
@@ -81,7 +80,7 @@ const OPTIONS = {
 /** Run a mutator process: the document on its stdin, the new document from its stdout. */
 export function spawnMutator(cmd: string[], timeoutS: number, io: Io): (doc: unknown) => unknown {
   return (doc) => {
-    const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    const r = childProcess().spawnSync(cmd[0]!, cmd.slice(1), {
       input: doc === undefined ? "" : JSON.stringify(doc),
       timeout: timeoutS * 1000,
       maxBuffer: 1 << 30,
@@ -136,7 +135,7 @@ function printTx(r: TxResult | null, p: Parsed, io: Io) {
 
 /** The devices document from stdin, or a fresh scan when stdin is a terminal or empty. */
 export function devicesInput(p: Parsed): DevicesDoc {
-  const text = isatty(0) ? "" : readStdinText();
+  const text = pipedStdinText();
   if (text.trim() === "") {
     const { devices, config } = scanScope(p);
     return devicesDoc(scanFrom(config, devices));
@@ -194,7 +193,7 @@ export const tmTool: Tool = {
       }
       case "restore": {
         if (args.length !== 1) throw usageError("restore needs the VG name");
-        const text = isatty(0) ? "" : readStdinText();
+        const text = pipedStdinText();
         if (text.trim() === "") throw usageError("restore expects a vg document on stdin");
         const doc = onlyDoc(parseDocs(text), "vg", "dvm-tm");
         if (doc.vg.name !== args[0])

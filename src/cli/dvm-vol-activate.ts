@@ -1,6 +1,5 @@
-import { isatty } from "node:tty";
 import { desiredState } from "../activate/vol.js";
-import { parseDocsOf, readStdinText, toJson } from "../lib/docio.js";
+import { parseDocsOf, pipedStdinText, toJson } from "../lib/docio.js";
 import type { VgDoc } from "../lib/docs.js";
 import { invalidInput, notFound, usageError } from "../lib/errors.js";
 import { flag, type Io, parse, type Tool } from "./common.js";
@@ -33,7 +32,7 @@ export const volActivateTool: Tool = {
   run(argv: string[], io: Io) {
     const p = parse(argv, OPTIONS);
     if (p.positionals.length === 0) throw usageError("name the VG or VG/LV to activate");
-    const text = isatty(0) ? "" : readStdinText();
+    const text = pipedStdinText();
     if (text.trim() === "") throw usageError("expected a vg document on stdin (e.g. from dvm-tm read VG)");
     const docs = parseDocsOf(text, ["vg"]) as VgDoc[];
     if (docs.length !== 1) throw invalidInput(`stdin: expected one vg document, got ${docs.length}`);

@@ -1,7 +1,5 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { isatty } from "node:tty";
 import { fileURLToPath } from "node:url";
 import { labelDevices, unlabelDevices } from "../discover/label.js";
 import { devicesDoc } from "../discover/scan.js";
@@ -11,6 +9,7 @@ import { splitDmName } from "../dm/names.js";
 import { SimBackend } from "../dm/sim/index.js";
 import { toJson } from "../lib/docio.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
+import { childProcess, isatty } from "../lib/lazy.js";
 import { activityFromDmState } from "../report/activity.js";
 import { renderReport } from "../report/index.js";
 import { activateVg, dmFailure } from "../tm/activate.js";
@@ -177,7 +176,7 @@ function reportPipeline(p: Parsed, io: Io): number {
   ];
   const stage = (tool: string, args: string[], input: Buffer | string) => {
     if (flag(p, "verbose")) io.err(`dvm: running ${tool} ${args.join(" ")}\n`);
-    const r = spawnSync(process.execPath, [join(here, `${tool}.cjs`), ...args], {
+    const r = childProcess().spawnSync(process.execPath, [join(here, `${tool}.cjs`), ...args], {
       input,
       env,
       maxBuffer: 1 << 30,

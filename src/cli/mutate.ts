@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { labelDevices } from "../discover/label.js";
@@ -7,6 +6,7 @@ import { formatProgram } from "../dm/exec.js";
 import { toJson } from "../lib/docio.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
+import { childProcess } from "../lib/lazy.js";
 import type { ManipResult } from "../manip/index.js";
 import type { ActivationRequest } from "../tm/activate.js";
 import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
@@ -143,7 +143,7 @@ function manipProcess(
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   if (flag(p, "verbose")) io.err(`dvm: running dvm-manip ${argv.slice(1).join(" ")}\n`);
-  const r = spawnSync(process.execPath, argv, {
+  const r = childProcess().spawnSync(process.execPath, argv, {
     input: doc ? JSON.stringify(doc) : "",
     env,
     maxBuffer: 1 << 30,

@@ -1,8 +1,6 @@
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { isatty } from "node:tty";
 import { fileURLToPath } from "node:url";
 import { dmName } from "../activate/names.js";
 import type { ScannedDevice } from "../discover/scan.js";
@@ -10,6 +8,7 @@ import { devicesDoc, summarize } from "../discover/scan.js";
 import type { DmBackend } from "../dm/backend.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit, notFound, usageError } from "../lib/errors.js";
+import { childProcess, isatty } from "../lib/lazy.js";
 import { isPvmoveLv } from "../lvm2/mirror.js";
 import { generateId, rawId } from "../lvm2/uuid.js";
 import type { LvMeta } from "../lvm2/vg.js";
@@ -219,7 +218,10 @@ async function connectOrStart(socket: string, p: Parsed): Promise<PolldClient> {
   const daemon = polldBinary();
   const argv = [...daemon, "-s", socket, "--", ...pollerArgs(p)];
   // Without -f the daemon returns once it serves the socket (or failed to).
-  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"], env: process.env });
+  const r = childProcess().spawnSync(argv[0]!, argv.slice(1), {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: process.env,
+  });
   if (r.status !== 0)
     throw new DvmError(
       Exit.internal,

@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { invalidInput } from "../lib/errors.js";
 import { type DmBackend, DmFailure } from "./backend.js";
 import type { DmProgramDoc, DmStep, ExecReportDoc, StepReport } from "./docs.js";

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { childProcess } from "../lib/lazy.js";
 import { userLvNameProblem } from "../lvm2/names.js";
 import { type DmBackend, DmFailure, ERRNO, type ErrnoName, type SuspendFlags } from "./backend.js";
 import type { DmDevice, DmDisk, DmStateDoc } from "./docs.js";
@@ -27,7 +27,11 @@ export function localRunner(prefix: string[] = []): CommandRunner {
   delete env.NODE_EXTRA_CA_CERTS;
   return (argv, input) => {
     const full = [...prefix, ...argv];
-    const r = spawnSync(full[0]!, full.slice(1), { input: input ?? "", env, maxBuffer: 1 << 28 });
+    const r = childProcess().spawnSync(full[0]!, full.slice(1), {
+      input: input ?? "",
+      env,
+      maxBuffer: 1 << 28,
+    });
     if (r.error) return { status: 127, stdout: "", stderr: `${full[0]}: ${r.error.message}\n` };
     return { status: r.status ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   };

@@ -1,9 +1,13 @@
 import { readFileSync } from "node:fs";
 import type { DevicesDoc, VgDoc } from "./docs.js";
 import { invalidInput } from "./errors.js";
+import { isatty } from "./lazy.js";
 import { checkDoc } from "./schema.js";
 
 /** Reading documents from stdin: one or more JSON documents, one after another. */
+
+/** Standard input, or "" when it is a terminal (nothing piped in: the caller prints its usage). */
+export const pipedStdinText = (): string => (isatty(0) ? "" : readStdinText());
 
 export function readStdinText(): string {
   try {

@@ -1,4 +1,5 @@
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import { net } from "../lib/lazy.js";
 import { findInt, findString, parseConfig } from "./config.js";
 import { FrameReader, frame } from "./framing.js";
 import { formatRequest, HELLO_REQUEST, PROTOCOL, PROTOCOL_VERSION, type RequestField } from "./protocol.js";
@@ -29,7 +30,7 @@ export class PolldClient {
 
   static connect(path: string): Promise<PolldClient> {
     return new Promise((resolve, reject) => {
-      const s = connect(path);
+      const s = net().connect(path);
       s.once("connect", () => {
         s.off("error", reject);
         resolve(new PolldClient(s));

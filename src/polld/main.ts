@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Exit, usageError } from "../lib/errors.js";
+import { childProcess } from "../lib/lazy.js";
 import { PolldClient } from "./client.js";
 import type { PollerConfig, PollerKind } from "./command.js";
 import { cloexecInherited } from "./libc.js";
@@ -140,7 +140,7 @@ function selfScript(): string {
 function daemonize(argv: string[], inheritedFd: number | undefined, io: Out): void {
   const env: NodeJS.ProcessEnv = { ...process.env, [ENV_DAEMON_CHILD]: "1" };
   if (inheritedFd !== undefined) env[ENV_INHERITED_FD] = String(inheritedFd);
-  const child = spawn(process.execPath, [selfScript(), ...argv], {
+  const child = childProcess().spawn(process.execPath, [selfScript(), ...argv], {
     detached: true,
     env,
     stdio: ["ignore", "ignore", "ignore", inheritedFd ?? "ignore", "ipc"],

@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
+import { childProcess } from "../lib/lazy.js";
 import type { Logger } from "./log.js";
 
 /**
@@ -108,7 +109,7 @@ export function startMonitor(o: MonitorOptions): Monitor {
   };
 
   try {
-    child = spawn(o.argv[0]!, o.argv.slice(1), {
+    child = childProcess().spawn(o.argv[0]!, o.argv.slice(1), {
       argv0: o.argv[0],
       env: o.env,
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,5 +1,6 @@
 import { accessSync, constants, lstatSync, statSync, unlinkSync } from "node:fs";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
+import { net } from "../lib/lazy.js";
 import type { PollerConfig } from "./command.js";
 import { PollCore } from "./core.js";
 import { FrameReader, frame, MessageTooLarge } from "./framing.js";
@@ -53,7 +54,7 @@ export class StartupError extends Error {
 /** Listen on a path with mode 0600 (umask around bind, so there is no window with a wider mode). */
 function listenPath(path: string, onConnection: (s: Socket) => void): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: true }, onConnection);
+    const server = net().createServer({ allowHalfOpen: true }, onConnection);
     const old = process.umask(0o177);
     try {
       server.once("error", reject);
@@ -69,7 +70,7 @@ function listenPath(path: string, onConnection: (s: Socket) => void): Promise<Se
 
 const probe = (path: string) =>
   new Promise<boolean>((resolve) => {
-    const s = connect(path);
+    const s = net().connect(path);
     s.once("connect", () => {
       s.destroy();
       resolve(true);
@@ -117,7 +118,7 @@ function listenFd(fd: number, onConnection: (s: Socket) => void): Promise<Server
   // Close-on-exec, as LVM2 sets it: else every poller inherits the listening socket.
   setCloexec(fd);
   return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: true }, onConnection);
+    const server = net().createServer({ allowHalfOpen: true }, onConnection);
     server.once("error", reject);
     server.listen({ fd }, () => {
       server.off("error", reject);
