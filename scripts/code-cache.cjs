@@ -9,6 +9,7 @@ const { setFlagsFromString } = require("node:v8");
 const { Script } = require("node:vm");
 
 for (const file of process.argv.slice(2)) {
+  if (!file.endsWith(".js")) throw new Error(`${file}: a bundle's name ends in .js`);
   setFlagsFromString("--no-lazy");
   const script = new Script(readFileSync(file, "utf8"), { filename: file });
   setFlagsFromString("--lazy");

@@ -53,6 +53,15 @@ const EXTRA = [
   'k = "x"\t#"q',
   "lv9 {",
   "\tindented = 1",
+  // Strings and lists the line reader takes apart itself: escapes at the ends, commas and
+  // brackets inside strings, comments after lists, list lines with and without their comma.
+  'v = "a\\\\"',
+  'v = "\\"b\\\\\\""',
+  'v = ["a, b", 1, "]", "x\\""]\t# c',
+  "v = [1, 2] # c",
+  '"pv1", 3',
+  "7, 8",
+  '"pv2", 4,',
 ];
 
 function differential(text: string): boolean {
