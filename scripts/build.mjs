@@ -1,7 +1,17 @@
 // Bundle each executable: dist/TOOL.cjs (scripts/launcher.cjs) runs dist/code/TOOL.js, one file
-// holding the tool and everything it imports, with the V8 code cache dist/code/TOOL.cache.
+// holding the tool and everything it imports, with the V8 code cache dist/code/TOOL.HASH.cache
+// (HASH: of the bundle, named on its first line).
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
@@ -19,6 +29,7 @@ const exportName = (t) =>
 
 await Promise.all(
   tools.map(async (t) => {
+    const bundle = `dist/code/${t}.js`;
     await build({
       stdin: {
         contents: `import { main } from "./src/cli/common.ts"; import { ${exportName(t)} as tool } from "./src/cli/${t}.ts"; main(tool);`,
@@ -29,7 +40,7 @@ await Promise.all(
       platform: "node",
       format: "cjs",
       target: "node20",
-      outfile: `dist/code/${t}.js`,
+      outfile: bundle,
       // One function expression, called by the launcher with its require (node builtins, koffi)
       // and its own URL, which stands for import.meta.url (the tools find their siblings by it).
       banner: { js: '(function (require, __dvmUrl) {\n"use strict";' },
@@ -42,6 +53,14 @@ await Promise.all(
       external: ["koffi"],
       logLevel: "warning",
     });
+    const body = readFileSync(bundle, "utf8");
+    writeFileSync(
+      bundle,
+      `//dvm-bundle ${createHash("sha256").update(body).digest("hex").slice(0, 16)}\n${body}`,
+    );
+    // Caches of earlier builds (code-cache.cjs makes this build's); "TOOL." is no other tool's prefix.
+    for (const f of readdirSync("dist/code"))
+      if (f.startsWith(`${t}.`) && f.endsWith(".cache")) rmSync(`dist/code/${f}`);
     copyFileSync("scripts/launcher.cjs", `dist/${t}.cjs`);
     chmodSync(`dist/${t}.cjs`, 0o755);
   }),

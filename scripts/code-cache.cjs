@@ -1,5 +1,5 @@
-// Make the V8 code cache of each bundle named on the command line (dist/code/TOOL.js ->
-// dist/code/TOOL.cache), with every function compiled, not only those run at start-up. Run by
+// Make the V8 code cache of each bundle named on the command line (dist/code/TOOL.js, whose first
+// line is "//dvm-bundle HASH" -> dist/code/TOOL.HASH.cache, as scripts/launcher.cjs reads it), with every function compiled, not only those run at start-up. Run by
 // scripts/build.mjs in a Node started without flags, as the tools are: V8 rejects a cache made
 // under other flags. --no-lazy compiles every function eagerly; it is set back before the cache is
 // written, so the cache carries the flags of a plain `node`.
@@ -9,9 +9,11 @@ const { setFlagsFromString } = require("node:v8");
 const { Script } = require("node:vm");
 
 for (const file of process.argv.slice(2)) {
-  if (!file.endsWith(".js")) throw new Error(`${file}: a bundle's name ends in .js`);
+  const source = readFileSync(file, "utf8");
+  const hash = /^\/\/dvm-bundle ([0-9a-f]+)\n/.exec(source)?.[1];
+  if (!file.endsWith(".js") || !hash) throw new Error(`${file}: not a bundle of scripts/build.mjs`);
   setFlagsFromString("--no-lazy");
-  const script = new Script(readFileSync(file, "utf8"), { filename: file });
+  const script = new Script(source, { filename: file });
   setFlagsFromString("--lazy");
-  writeFileSync(file.replace(/\.js$/, ".cache"), script.createCachedData());
+  writeFileSync(file.replace(/\.js$/, `.${hash}.cache`), script.createCachedData());
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { DIST, ensureBuilt, scratch, toolEnv } from "../helpers.ts";
@@ -14,6 +15,14 @@ const TOOLS = readdirSync(DIST)
 const { dir, cleanup } = scratch("dvm-launcher-");
 after(cleanup);
 
+/** The cache the build made for a bundle: named after the hash on the bundle's first line. */
+const cacheOf = (dir: string, tool: string) => {
+  const first = readFileSync(join(dir, "code", `${tool}.js`), "utf8").split("\n", 1)[0]!;
+  const m = /^\/\/dvm-bundle ([0-9a-f]{16})$/.exec(first);
+  assert.ok(m, `${tool}: first line ${first}`);
+  return join(dir, "code", `${tool}.${m[1]}.cache`);
+};
+
 const node = (args: string[]) => {
   const r = spawnSync(process.execPath, args, { env: toolEnv() });
   return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
@@ -23,18 +32,26 @@ describe("launcher", () => {
   test("every tool has a launcher, a bundle and a code cache", () => {
     assert.ok(TOOLS.includes("dvm") && TOOLS.includes("dvm-tm") && TOOLS.length >= 10, TOOLS.join(" "));
     const code = readdirSync(join(DIST, "code"));
-    for (const t of TOOLS) assert.ok(code.includes(`${t}.js`) && code.includes(`${t}.cache`), t);
+    for (const t of TOOLS) {
+      const caches = code.filter((f) => f.startsWith(`${t}.`) && f.endsWith(".cache"));
+      assert.deepEqual(
+        caches.map((f) => join(DIST, "code", f)),
+        [cacheOf(DIST, t)],
+        "one cache, this build's",
+      );
+    }
   });
 
   test("a plain node accepts every code cache the build made", () => {
     // What the launcher does, asking V8 whether it took the cache.
     const check = `
       const { readFileSync } = require("node:fs"); const { Script } = require("node:vm");
-      for (const f of process.argv.slice(1)) {
-        const s = new Script(readFileSync(f + ".js", "utf8"), { filename: f + ".js", cachedData: readFileSync(f + ".cache") });
-        if (s.cachedDataRejected) { console.log("rejected " + f); process.exitCode = 1; }
+      for (let i = 1; i < process.argv.length; i += 2) {
+        const [f, c] = process.argv.slice(i, i + 2);
+        const s = new Script(readFileSync(f, "utf8"), { filename: f, cachedData: readFileSync(c) });
+        if (s.cachedDataRejected) { console.log("rejected " + c); process.exitCode = 1; }
       }`;
-    const r = node(["-e", check, ...TOOLS.map((t) => join(DIST, "code", t))]);
+    const r = node(["-e", check, ...TOOLS.flatMap((t) => [join(DIST, "code", `${t}.js`), cacheOf(DIST, t)])]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 
@@ -44,10 +61,27 @@ describe("launcher", () => {
     cpSync(join(DIST, "dvm-report.cjs"), join(copy, "dvm-report.cjs"));
     cpSync(join(DIST, "code", "dvm-report.js"), join(copy, "code", "dvm-report.js"));
     assert.equal(node([join(copy, "dvm-report.cjs"), "--version"]).stdout, "dvm-report 0.1.0\n");
-    writeFileSync(join(copy, "code", "dvm-report.cache"), Buffer.alloc(4096, 0x5a));
+    writeFileSync(cacheOf(copy, "dvm-report"), Buffer.alloc(4096, 0x5a));
     const r = node([join(copy, "dvm-report.cjs"), "--version"]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "dvm-report 0.1.0\n");
+  });
+
+  test("a rebuilt bundle never runs with the cache of the build before", () => {
+    // V8 takes a cache made from another source of the same length, and runs that source's code.
+    const copy = join(dir, "rebuilt");
+    mkdirSync(join(copy, "code"), { recursive: true });
+    cpSync(join(DIST, "dvm-report.cjs"), join(copy, "dvm-report.cjs"));
+    const old = cacheOf(DIST, "dvm-report");
+    cpSync(old, join(copy, "code", old.split("/").at(-1)!));
+    const source = readFileSync(join(DIST, "code", "dvm-report.js"), "utf8");
+    const body = source.slice(source.indexOf("\n") + 1).replace('"0.1.0"', '"9.9.9"');
+    assert.equal(body.length, source.length - source.indexOf("\n") - 1, "same length");
+    // As scripts/build.mjs names a bundle.
+    const hash = createHash("sha256").update(body).digest("hex").slice(0, 16);
+    writeFileSync(join(copy, "code", "dvm-report.js"), `//dvm-bundle ${hash}\n${body}`);
+    const r = node([join(copy, "dvm-report.cjs"), "--version"]);
+    assert.equal(r.stdout, "dvm-report 9.9.9\n", r.stderr);
   });
 
   test("through a symlink (npm's bin links), run as an executable, a tool finds its bundle and its siblings", () => {

@@ -1,4 +1,4 @@
-import { cpSync, existsSync } from "node:fs";
+import { cpSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { mapTableDevices } from "../../src/activate/canon.ts";
 import type { DmBackend, SuspendFlags } from "../../src/dm/backend.ts";
@@ -65,7 +65,7 @@ export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: st
 
 /**
  * Put dvm's bundles (`dvm-polld`, `dvm-poll`, ...) on the VM's share as
- * /tmp/share/dvm/dist/NAME.cjs (and its code/NAME.js and code cache), with the koffi package and its native
+ * /tmp/share/dvm/dist/NAME.cjs (and code/NAME.js with its code cache), with the koffi package and its native
  * build (the optional package @koromix/koffi-<platform>-<arch>), laid out as
  * in the checkout so a bundle's require finds them: the guest's /tmp is its
  * own, so a checkout under the host's /tmp is out of its sight. Returns the
@@ -74,7 +74,12 @@ export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: st
 export function shareDvm(vm: Vm, bundles: string[]): string {
   const shared = join(vm.dir, "share", "dvm");
   for (const b of bundles)
-    for (const f of [`${b}.cjs`, `code/${b}.js`, `code/${b}.cache`])
+    for (const f of [
+      `${b}.cjs`,
+      ...readdirSync(join(DIST, "code"))
+        .filter((f) => f.startsWith(`${b}.`))
+        .map((f) => `code/${f}`),
+    ])
       cpSync(join(DIST, f), join(shared, "dist", f));
   const native = join("@koromix", `koffi-${process.platform}-${process.arch}`);
   for (const pkg of ["koffi", native]) {
