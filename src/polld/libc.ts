@@ -18,6 +18,7 @@ export const EACCES = 13;
 
 type Fcntl = (fd: number, cmd: number, ...args: unknown[]) => number;
 let cached: { fcntl: Fcntl; errno: () => number } | null | undefined;
+let failure = "";
 
 function libc(): { fcntl: Fcntl; errno: () => number } | null {
   if (cached === undefined) {
@@ -25,12 +26,16 @@ function libc(): { fcntl: Fcntl; errno: () => number } | null {
       const koffi = createRequire(import.meta.url)("koffi");
       const lib = koffi.load("libc.so.6");
       cached = { fcntl: lib.func("int fcntl(int, int, ...)") as Fcntl, errno: () => koffi.errno() as number };
-    } catch {
+    } catch (e) {
       cached = null;
+      failure = (e as Error).message.split("\n")[0]!;
     }
   }
   return cached;
 }
+
+/** Why the FFI could not be loaded ("" when it was, or was not tried yet). */
+export const ffiFailure = (): string => failure;
 
 /**
  * F_SETLK F_WRLCK on the whole file. Returns 0 on success, else the errno

@@ -17,6 +17,8 @@ export class PidfileLocked extends Error {
 
 export interface Pidfile {
   readonly path: string;
+  /** false when no FFI could take the lock (libc.ts): the file is written but guards nothing. */
+  readonly locked: boolean;
   /** Unlink and release (shutdown). */
   remove(): void;
 }
@@ -43,6 +45,7 @@ export function createPidfile(path: string, pid = process.pid): Pidfile {
   let held = true;
   return {
     path,
+    locked: err === 0,
     remove() {
       if (!held) return;
       held = false;

@@ -4,7 +4,7 @@ import { net } from "../lib/lazy.js";
 import type { PollerConfig } from "./command.js";
 import { PollCore } from "./core.js";
 import { FrameReader, frame, MessageTooLarge } from "./framing.js";
-import { setCloexec } from "./libc.js";
+import { ffiFailure, setCloexec } from "./libc.js";
 import type { Logger } from "./log.js";
 import { createPidfile, type Pidfile, PidfileLocked } from "./pidfile.js";
 
@@ -167,6 +167,12 @@ export class PolldDaemon {
           );
         throw new StartupError((e as Error).message, 1);
       }
+      // Without the lock a second daemon is not refused: say so rather than run unguarded in silence.
+      if (!d.pid.locked)
+        o.log.log(
+          "warn",
+          `${o.pidfile}: not locked, a second daemon will not be refused (no FFI for fcntl: ${ffiFailure() || "unknown"})`,
+        );
     }
     try {
       const onConnection = (sock: Socket) => d.onConnection(sock);

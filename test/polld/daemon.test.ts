@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -314,6 +324,22 @@ describe("start-up and shutdown", () => {
     } finally {
       await stop(d);
     }
+  });
+
+  test("without koffi (no fcntl lock) the daemon still runs, and warns that its pidfile guards nothing", async () => {
+    const s = setup();
+    // dist/dvm-polld.cjs and its bundle alone, out of reach of node_modules/koffi.
+    const bare = join(s.dir, "bare");
+    mkdirSync(join(bare, "code"), { recursive: true });
+    cpSync(join(DIST, "dvm-polld.cjs"), join(bare, "dvm-polld.cjs"));
+    for (const f of readdirSync(join(DIST, "code")).filter((f) => f.startsWith("dvm-polld.")))
+      cpSync(join(DIST, "code", f), join(bare, "code", f));
+    const d = spawnDaemon(s.args("-t", "1"), toolEnv(), [process.execPath, join(bare, "dvm-polld.cjs")]);
+    assert.ok(await exitsWithin(d, 8000), d.stderr());
+    assert.match(
+      d.stderr(),
+      /W: .*polld\.pid: not locked, a second daemon will not be refused \(no FFI for fcntl: .*koffi/,
+    );
   });
 
   test("a stale socket is replaced; a non-socket in the way fails", async () => {
