@@ -22,10 +22,18 @@ let errnoFn: (() => number) | undefined;
 /** libc's flock through koffi, loaded on first use so other commands don't pay for it. */
 function flock(): { flock: FlockFn; errno: () => number } {
   if (!flockFn) {
-    const koffi = createRequire(import.meta.url)("koffi");
-    const libc = koffi.load("libc.so.6");
-    flockFn = libc.func("int flock(int, int)") as FlockFn;
-    errnoFn = () => koffi.errno() as number;
+    try {
+      const koffi = createRequire(import.meta.url)("koffi");
+      const libc = koffi.load("libc.so.6");
+      flockFn = libc.func("int flock(int, int)") as FlockFn;
+      errnoFn = () => koffi.errno() as number;
+    } catch (e) {
+      // A broken installation, not a bug in the command: say what is missing, not a stack.
+      throw new DvmError(
+        Exit.internal,
+        `cannot take VG locks: koffi, dvm's FFI for flock(2), could not be loaded (${(e as Error).message.split("\n")[0]}); reinstall dvm with its dependencies`,
+      );
+    }
   }
   return { flock: flockFn!, errno: errnoFn! };
 }

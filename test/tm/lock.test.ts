@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DvmError } from "../../src/lib/errors.ts";
 import { GLOBAL_LOCK, lockAll, lockFile } from "../../src/tm/lock.ts";
-import { scratch } from "../helpers.ts";
+import { DIST, ensureBuilt, image, scratch, toolEnv } from "../helpers.ts";
 
 describe("VG lock files (flock)", () => {
   let s: ReturnType<typeof scratch>;
@@ -45,5 +45,28 @@ describe("VG lock files (flock)", () => {
     assert.ok(Date.now() - t0 > 300, "should have waited");
     l.release();
     await new Promise((r) => holder.on("close", r));
+  });
+
+  test("without koffi a transaction stops before any read or write, naming what is missing", () => {
+    // dist/dvm-tm.cjs and its bundle alone, out of reach of node_modules/koffi.
+    ensureBuilt("dvm-tm");
+    const bare = join(s.dir, "bare");
+    mkdirSync(join(bare, "code"), { recursive: true });
+    cpSync(join(DIST, "dvm-tm.cjs"), join(bare, "dvm-tm.cjs"));
+    for (const f of readdirSync(join(DIST, "code")).filter((f) => f.startsWith("dvm-tm.")))
+      cpSync(join(DIST, "code", f), join(bare, "code", f));
+    const img = image(s.dir, "nokoffi.img", 8);
+    const args = ["update", "vg0", "--devices", img, "--lock-dir", join(s.dir, "nk"), "--", "true"];
+    const r = spawnSync(process.execPath, [join(bare, "dvm-tm.cjs"), ...args], { env: toolEnv() });
+    assert.equal(r.status, 10, r.stderr.toString());
+    assert.equal(
+      r.stderr.toString().split("\n")[0],
+      "dvm-tm: error: cannot take VG locks: koffi, dvm's FFI for flock(2), could not be loaded (Cannot find module 'koffi'); reinstall dvm with its dependencies",
+    );
+    assert.doesNotMatch(r.stderr.toString(), /\n\s+at /, "no stack trace");
+    assert.ok(
+      readFileSync(img).every((b) => b === 0),
+      "the device is untouched",
+    );
   });
 });
