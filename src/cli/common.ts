@@ -4,6 +4,7 @@ import { DmFailure } from "../dm/backend.js";
 import { loadConfig } from "../lib/config.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
 import { type Bytes, bytes } from "../lib/units.js";
+import { GLOBAL_LOCK, type LockOptions, lockAll } from "../tm/lock.js";
 
 /** What every executable shares: argument parsing, output, and errors mapped to exit codes. */
 
@@ -59,6 +60,28 @@ export function deviceList(p: Parsed): string[] | undefined {
 export function scanScope(p: Parsed) {
   const cfg = loadConfig(str(p, "config"));
   return { devices: deviceList(p) ?? cfg.devices?.scan, config: cfg };
+}
+
+/** --lock-dir (else the config's lock_dir), --nowait and --dry-run. */
+export const lockOptions = (p: Parsed, config = loadConfig(str(p, "config"))) => ({
+  lockDir: str(p, "lock-dir") ?? config.lock_dir,
+  nowait: flag(p, "nowait"),
+  dryRun: flag(p, "dry-run"),
+});
+
+/**
+ * Run `fn` holding LVM2's global lock (P_global), as pvcreate and pvremove do: a label written or
+ * wiped while another command (dvm's or LVM2's) adds the device to a VG could cost that VG a PV.
+ * A dry run writes nothing and takes no lock.
+ */
+export function withGlobalLock<T>(opts: LockOptions & { dryRun?: boolean }, fn: () => T): T {
+  if (opts.dryRun) return fn();
+  const lock = lockAll([GLOBAL_LOCK], opts);
+  try {
+    return fn();
+  } finally {
+    lock.release();
+  }
 }
 
 const SIZE_RE = /^(\d+(?:\.\d+)?)([sbkmgtpe]?)$/i;

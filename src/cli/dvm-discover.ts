@@ -3,7 +3,18 @@ import { devicesDoc, findVg, scan } from "../discover/scan.js";
 import { compileFilter, type DvmConfig } from "../lib/config.js";
 import { toJson } from "../lib/docio.js";
 import { usageError } from "../lib/errors.js";
-import { flag, type Io, parse, parseSize, scanScope, str, type Tool, warnTo } from "./common.js";
+import {
+  flag,
+  type Io,
+  lockOptions,
+  parse,
+  parseSize,
+  scanScope,
+  str,
+  type Tool,
+  warnTo,
+  withGlobalLock,
+} from "./common.js";
 
 const USAGE = `Usage: dvm-discover COMMAND [OPTIONS]
 
@@ -15,6 +26,8 @@ Commands:
                        PVs its metadata names but no device carries are listed as missing
   label DEV...         make DEV a PV, as pvcreate does  [--metadata-size SIZE] [--force] [--dry-run]
   unlabel DEV...       wipe the PV label, as pvremove does  [--force] [--dry-run]
+                       (both hold LVM2's global lock, P_global in --lock-dir; --nowait: exit 5
+                       instead of waiting for it)
 
 Options:
   --devices DEV[,DEV...]  look only at these devices or image files
@@ -27,6 +40,7 @@ const OPTIONS = {
   "metadata-size": { type: "string" },
   force: { type: "boolean" },
   "dry-run": { type: "boolean" },
+  nowait: { type: "boolean" },
 } as const;
 
 export function scanFrom(config: DvmConfig, devices: string[] | undefined) {
@@ -60,14 +74,18 @@ export const discoverTool: Tool = {
         const mdaSize = str(p, "metadata-size");
         const metadataSize = mdaSize === undefined ? undefined : parseSize(mdaSize, "--metadata-size");
         const dryRun = flag(p, "dry-run");
-        const labelled = labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun });
+        const labelled = withGlobalLock(lockOptions(p), () =>
+          labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun }),
+        );
         io.out(toJson(dryRun ? { dry_run: true, labelled } : { labelled }));
         return 0;
       }
       case "unlabel": {
         if (!args.length) throw usageError("unlabel needs at least one device");
         const dryRun = flag(p, "dry-run");
-        const unlabelled = unlabelDevices(args, { force: flag(p, "force"), dryRun });
+        const unlabelled = withGlobalLock(lockOptions(p), () =>
+          unlabelDevices(args, { force: flag(p, "force"), dryRun }),
+        );
         io.out(toJson(dryRun ? { dry_run: true, unlabelled } : { unlabelled }));
         return 0;
       }

@@ -18,6 +18,7 @@ import {
   flag,
   GLOBAL_OPTIONS,
   type Io,
+  lockOptions,
   type Parsed,
   parse,
   parseSize,
@@ -26,6 +27,7 @@ import {
   str,
   type Tool,
   warnTo,
+  withGlobalLock,
 } from "./common.js";
 import { availableBackend, backendChoice, requiredBackend } from "./dm-common.js";
 import { discoverTool, scanFrom } from "./dvm-discover.js";
@@ -81,7 +83,8 @@ GLOBAL (before or after the command):
   -c, --config FILE       JSON config (default /etc/dvm/dvm.json when it exists)
   --dm-backend kernel|sim, --sim-dir DIR, --lock-dir DIR
   --dry-run               show what would change, change nothing
-  --nowait                fail (exit 5) instead of waiting when the VG is locked
+  --nowait                fail (exit 5) instead of waiting for a lock: the VG's, or the
+                          global one (P_global) that pv create/remove and new PVs take
   --pipeline              run the stages as separate processes (dvm-discover | dvm-tm | dvm-report)
   --json                  machine-readable output and errors
   -v, --verbose
@@ -128,7 +131,9 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
   if (sub === "create") {
     const m = str(p, "metadata-size");
     const metadataSize = m === undefined ? undefined : parseSize(m, "--metadata-size");
-    const done = labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun });
+    const done = withGlobalLock(lockOptions(p), () =>
+      labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun }),
+    );
     if (json) io.out(toJson(dryRun ? { dry_run: true, labelled: done } : { labelled: done }));
     else
       for (const d of done)
@@ -140,7 +145,9 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
     return 0;
   }
   if (sub === "remove") {
-    const done = unlabelDevices(args, { force: flag(p, "force"), dryRun });
+    const done = withGlobalLock(lockOptions(p), () =>
+      unlabelDevices(args, { force: flag(p, "force"), dryRun }),
+    );
     if (json) io.out(toJson(dryRun ? { dry_run: true, unlabelled: done } : { unlabelled: done }));
     else
       for (const d of done)

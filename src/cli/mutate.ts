@@ -10,7 +10,7 @@ import { childProcess } from "../lib/lazy.js";
 import type { ManipResult } from "../manip/index.js";
 import type { ActivationRequest } from "../tm/activate.js";
 import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
-import { flag, type Io, type Parsed, scanScope, str, warnTo } from "./common.js";
+import { flag, type Io, lockOptions, type Parsed, scanScope, str, warnTo, withGlobalLock } from "./common.js";
 import { availableBackend } from "./dm-common.js";
 import { scanFrom } from "./dvm-discover.js";
 import { glueSize, runOp } from "./dvm-manip.js";
@@ -53,9 +53,7 @@ export function txOptions(
   return {
     scan,
     scanned: () => cache ?? scan(),
-    dryRun: flag(p, "dry-run"),
-    lockDir: str(p, "lock-dir") ?? config.lock_dir,
-    nowait: flag(p, "nowait"),
+    ...lockOptions(p, config),
     warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
     description: `Write from dvm ${command}.`,
     activation: activation(p),
@@ -90,7 +88,7 @@ function newPvSpecs(devs: string[], opts: ReturnType<typeof txOptions>): string[
         Exit.invalid,
         `${unlabelled.join(", ")}: not PVs yet (dvm pv create them, or drop --dry-run)`,
       );
-    labelDevices(unlabelled, {});
+    withGlobalLock(opts, () => labelDevices(unlabelled, {}));
     scanned = opts.scan();
   }
   return devs.map((path) => {
@@ -191,7 +189,7 @@ export function vgCommand(p: Parsed, sub: string | undefined, args: string[], io
     case "extend": {
       const specs = newPvSpecs(rest, opts);
       report(
-        updateVg(vg, mutator("vg-extend", [], p, io, specs), opts),
+        updateVg(vg, mutator("vg-extend", [], p, io, specs), { ...opts, globalLock: true }),
         p,
         io,
         `Volume group "${vg}" successfully extended`,
@@ -200,14 +198,14 @@ export function vgCommand(p: Parsed, sub: string | undefined, args: string[], io
     }
     case "reduce": {
       if (flag(p, "missing")) {
-        const r = recoverVg(vg, { ...opts, removeMissing: true, force: flag(p, "force") });
+        const r = recoverVg(vg, { ...opts, removeMissing: true, force: flag(p, "force"), globalLock: true });
         if (!r) io.err(`dvm: volume group "${vg}" has no missing PVs\n`);
         report(r, p, io, `Wrote out consistent volume group ${vg}.`);
         return 0;
       }
       if (!rest.length) throw usageError("vg reduce needs the PVs to remove, or --missing");
       report(
-        updateVg(vg, mutator("vg-reduce", rest, p, io), opts),
+        updateVg(vg, mutator("vg-reduce", rest, p, io), { ...opts, globalLock: true }),
         p,
         io,
         `Removed ${rest.map((d) => `"${d}"`).join(", ")} from volume group "${vg}"`,

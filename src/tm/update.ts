@@ -32,6 +32,11 @@ export interface TxOptions extends LockOptions {
   description?: string;
   /** Keep device-mapper in step: reload active LVs inside a two-phase commit (design.md, Transactions). */
   activation?: ActivationRequest;
+  /**
+   * Also hold LVM2's global lock, as vgextend and vgreduce do: the update moves PVs into or out
+   * of the VG, and orphan PVs are everyone's.
+   */
+  globalLock?: boolean;
 }
 
 export interface TxResult {
@@ -65,6 +70,10 @@ function withLocks<T>(names: string[], opts: LockOptions, fn: () => T): T {
     lock.release();
   }
 }
+
+/** The VG's lock, after the global one when the update moves PVs (TxOptions.globalLock). */
+const vgLocks = (name: string, opts: TxOptions) =>
+  opts.globalLock ? [GLOBAL_LOCK, vgLockName(name)] : [vgLockName(name)];
 
 const prefetched = (scanned: ScannedDevice[]) =>
   new Map(scanned.map((d) => [d.entry.path, { read: d.read, size: d.entry.size_bytes }]));
@@ -139,7 +148,7 @@ function pvDevices(vg: VgMeta, scanned: ScannedDevice[]): VgDoc["pv_devices"] {
  * returns the new one (from a dvm-manip function or a spawned mutator).
  */
 export function updateVg(name: string, mutate: (doc: VgDoc) => unknown, opts: TxOptions): TxResult {
-  return withLocks([vgLockName(name)], opts, () => {
+  return withLocks(vgLocks(name, opts), opts, () => {
     const scanned = opts.scan();
     const { doc } = readVg(devicesDoc(scanned), name, { warn: opts.warn, prefetched: prefetched(scanned) });
     // Mutators must not change their input (dvm-manip's are tested for it; processes get a copy).
@@ -260,7 +269,7 @@ export function recoverVg(
   name: string,
   opts: TxOptions & { removeMissing?: boolean; force?: boolean },
 ): TxResult | null {
-  return withLocks([vgLockName(name)], opts, () => {
+  return withLocks(vgLocks(name, opts), opts, () => {
     const scanned = opts.scan();
     const { doc, missing } = readVg(devicesDoc(scanned), name, {
       warn: opts.warn,

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { GLOBAL_LOCK, lockFile } from "../../src/tm/lock.ts";
 import { image, run, scratch } from "../helpers.ts";
 
 /** The dvm wrapper's vg and lv commands on image files, as a user types them. */
@@ -136,6 +138,80 @@ describe("dvm vg / lv commands", () => {
       pvs.map((p: Record<string, string>) => p.vg_name),
       ["", "", ""],
     );
+  });
+});
+
+describe("PV labels are written and wiped under LVM2's global lock (P_global)", () => {
+  let s: ReturnType<typeof scratch>;
+  before(() => {
+    s = scratch();
+  });
+  after(() => s.cleanup());
+
+  test("while another holds it: --nowait fails with exit 5 and the device is untouched; then it goes through", () => {
+    const lockDir = join(s.dir, "lock");
+    const img = image(s.dir, "g.img", 64);
+    const g = ["--devices", img, "--lock-dir", lockDir, "--nowait"];
+    const untouched = () =>
+      assert.ok(
+        readFileSync(img).every((b) => b === 0),
+        "the device is untouched",
+      );
+    const held = lockFile(GLOBAL_LOCK, { lockDir });
+    try {
+      for (const [tool, args] of [
+        ["dvm", ["pv", "create", img]],
+        ["dvm", ["vg", "create", "gl0", img]],
+        ["dvm-discover", ["label", img]],
+      ] as const) {
+        const r = run(tool, [...args, ...g]);
+        assert.equal(r.status, 5, `${tool} ${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, /P_global/);
+        untouched();
+      }
+      // A dry run writes nothing and takes no lock.
+      assert.equal(run("dvm", ["pv", "create", img, "--dry-run", ...g]).status, 0);
+      untouched();
+    } finally {
+      held.release();
+    }
+    const made = run("dvm", ["pv", "create", img, ...g]);
+    assert.equal(made.status, 0, made.stderr);
+    const held2 = lockFile(GLOBAL_LOCK, { lockDir });
+    try {
+      const r = run("dvm", ["pv", "remove", img, ...g]);
+      assert.equal(r.status, 5, r.stderr);
+    } finally {
+      held2.release();
+    }
+    assert.equal(run("dvm-discover", ["unlabel", img, ...g]).status, 0);
+  });
+
+  test("vg extend and vg reduce hold it too (PVs join and leave the orphans), as vgextend and vgreduce do", () => {
+    const lockDir = join(s.dir, "lock2");
+    const [a, b] = [image(s.dir, "ga.img", 64), image(s.dir, "gb.img", 64)];
+    const g = ["--devices", `${a},${b}`, "--lock-dir", lockDir, "--nowait"];
+    const ok = (...args: string[]) => assert.equal(run("dvm", [...args, ...g]).status, 0, args.join(" "));
+    ok("vg", "create", "gl1", a);
+    ok("pv", "create", b);
+    const before = readFileSync(b);
+    const held = lockFile(GLOBAL_LOCK, { lockDir });
+    try {
+      for (const args of [
+        ["vg", "extend", "gl1", b],
+        ["vg", "reduce", "gl1", a],
+        ["vg", "reduce", "gl1", "--missing"],
+      ]) {
+        const r = run("dvm", [...args, ...g]);
+        assert.equal(r.status, 5, `${args.join(" ")}: ${r.stderr}`);
+      }
+      assert.deepEqual(readFileSync(b), before, "the PV is untouched");
+      // An LV change moves no PV: the VG's own lock is enough.
+      ok("lv", "create", "gl1/l", "--size", "4m");
+    } finally {
+      held.release();
+    }
+    ok("vg", "extend", "gl1", b);
   });
 });
 
