@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
 import {
   closeSync,
+  cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readSync,
   rmSync,
   truncateSync,
@@ -70,4 +73,16 @@ export function fileBytes(path: string, at: number, len: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A built tool as the build lays it out (TOOL.cjs, code/TOOL.js and, unless `cache` is false,
+ * its code cache), copied into `dir`: away from node_modules, or onto a VM's share.
+ */
+export function copyTool(tool: string, dir: string, cache = true): void {
+  mkdirSync(join(dir, "code"), { recursive: true });
+  cpSync(join(DIST, `${tool}.cjs`), join(dir, `${tool}.cjs`));
+  for (const f of readdirSync(join(DIST, "code")))
+    if (f === `${tool}.js` || (cache && f.startsWith(`${tool}.`) && f.endsWith(".cache")))
+      cpSync(join(DIST, "code", f), join(dir, "code", f));
 }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { DIST, ensureBuilt, scratch, toolEnv } from "../helpers.ts";
+import { copyTool, DIST, ensureBuilt, scratch, toolEnv } from "../helpers.ts";
 
 /** dist/TOOL.cjs runs dist/code/TOOL.js with the build's V8 code cache (scripts/launcher.cjs). */
 
@@ -57,9 +57,7 @@ describe("launcher", () => {
 
   test("a tool runs without its cache, and with a cache V8 rejects", () => {
     const copy = join(dir, "nocache");
-    mkdirSync(join(copy, "code"), { recursive: true });
-    cpSync(join(DIST, "dvm-report.cjs"), join(copy, "dvm-report.cjs"));
-    cpSync(join(DIST, "code", "dvm-report.js"), join(copy, "code", "dvm-report.js"));
+    copyTool("dvm-report", copy, false);
     assert.equal(node([join(copy, "dvm-report.cjs"), "--version"]).stdout, "dvm-report 0.1.0\n");
     writeFileSync(cacheOf(copy, "dvm-report"), Buffer.alloc(4096, 0x5a));
     const r = node([join(copy, "dvm-report.cjs"), "--version"]);
@@ -70,10 +68,7 @@ describe("launcher", () => {
   test("a rebuilt bundle never runs with the cache of the build before", () => {
     // V8 takes a cache made from another source of the same length, and runs that source's code.
     const copy = join(dir, "rebuilt");
-    mkdirSync(join(copy, "code"), { recursive: true });
-    cpSync(join(DIST, "dvm-report.cjs"), join(copy, "dvm-report.cjs"));
-    const old = cacheOf(DIST, "dvm-report");
-    cpSync(old, join(copy, "code", old.split("/").at(-1)!));
+    copyTool("dvm-report", copy);
     const source = readFileSync(join(DIST, "code", "dvm-report.js"), "utf8");
     const body = source.slice(source.indexOf("\n") + 1).replace('"0.1.0"', '"9.9.9"');
     assert.equal(body.length, source.length - source.indexOf("\n") - 1, "same length");

@@ -1,11 +1,11 @@
-import { cpSync, existsSync, readdirSync } from "node:fs";
+import { cpSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { mapTableDevices } from "../../src/activate/canon.ts";
 import type { DmBackend, SuspendFlags } from "../../src/dm/backend.ts";
 import type { DmStateDoc } from "../../src/dm/docs.ts";
 import { KernelBackend } from "../../src/dm/kernel.ts";
 import type { TargetLine } from "../../src/dm/target.ts";
-import { DIST, ROOT } from "../helpers.ts";
+import { copyTool, ROOT } from "../helpers.ts";
 import type { Vm } from "./vm.ts";
 
 /**
@@ -73,14 +73,7 @@ export function guestLvm(vm: Vm, opts: { polldSocket?: string } = {}): (args: st
  */
 export function shareDvm(vm: Vm, bundles: string[]): string {
   const shared = join(vm.dir, "share", "dvm");
-  for (const b of bundles)
-    for (const f of [
-      `${b}.cjs`,
-      ...readdirSync(join(DIST, "code"))
-        .filter((f) => f.startsWith(`${b}.`))
-        .map((f) => `code/${f}`),
-    ])
-      cpSync(join(DIST, f), join(shared, "dist", f));
+  for (const b of bundles) copyTool(b, join(shared, "dist"));
   const native = join("@koromix", `koffi-${process.platform}-${process.arch}`);
   for (const pkg of ["koffi", native]) {
     const from = join(ROOT, "node_modules", pkg);

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { formatRequest } from "../../src/polld/protocol.ts";
-import { DIST, run, scratch, toolEnv } from "../helpers.ts";
+import { copyTool, DIST, run, scratch, toolEnv } from "../helpers.ts";
 import {
   type DaemonProcess,
   exchange,
@@ -330,10 +320,7 @@ describe("start-up and shutdown", () => {
     const s = setup();
     // dist/dvm-polld.cjs and its bundle alone, out of reach of node_modules/koffi.
     const bare = join(s.dir, "bare");
-    mkdirSync(join(bare, "code"), { recursive: true });
-    cpSync(join(DIST, "dvm-polld.cjs"), join(bare, "dvm-polld.cjs"));
-    for (const f of readdirSync(join(DIST, "code")).filter((f) => f.startsWith("dvm-polld.")))
-      cpSync(join(DIST, "code", f), join(bare, "code", f));
+    copyTool("dvm-polld", bare);
     const d = spawnDaemon(s.args("-t", "1"), toolEnv(), [process.execPath, join(bare, "dvm-polld.cjs")]);
     assert.ok(await exitsWithin(d, 8000), d.stderr());
     assert.match(

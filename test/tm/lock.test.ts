@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DvmError } from "../../src/lib/errors.ts";
 import { GLOBAL_LOCK, lockAll, lockFile } from "../../src/tm/lock.ts";
-import { DIST, ensureBuilt, image, scratch, toolEnv } from "../helpers.ts";
+import { copyTool, ensureBuilt, image, scratch, toolEnv } from "../helpers.ts";
 
 describe("VG lock files (flock)", () => {
   let s: ReturnType<typeof scratch>;
@@ -51,10 +51,7 @@ describe("VG lock files (flock)", () => {
     // dist/dvm-tm.cjs and its bundle alone, out of reach of node_modules/koffi.
     ensureBuilt("dvm-tm");
     const bare = join(s.dir, "bare");
-    mkdirSync(join(bare, "code"), { recursive: true });
-    cpSync(join(DIST, "dvm-tm.cjs"), join(bare, "dvm-tm.cjs"));
-    for (const f of readdirSync(join(DIST, "code")).filter((f) => f.startsWith("dvm-tm.")))
-      cpSync(join(DIST, "code", f), join(bare, "code", f));
+    copyTool("dvm-tm", bare);
     const img = image(s.dir, "nokoffi.img", 8);
     const args = ["update", "vg0", "--devices", img, "--lock-dir", join(s.dir, "nk"), "--", "true"];
     const r = spawnSync(process.execPath, [join(bare, "dvm-tm.cjs"), ...args], { env: toolEnv() });
