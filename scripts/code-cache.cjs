@@ -1,8 +1,9 @@
 // Make the V8 code cache of each bundle named on the command line (dist/code/TOOL.js, whose first
-// line is "//dvm-bundle HASH" -> dist/code/TOOL.HASH.cache, as scripts/launcher.cjs reads it), with every function compiled, not only those run at start-up. Run by
-// scripts/build.mjs in a Node started without flags, as the tools are: V8 rejects a cache made
-// under other flags. --no-lazy compiles every function eagerly; it is set back before the cache is
-// written, so the cache carries the flags of a plain `node`.
+// line is "//dvm-bundle HASH" -> dist/code/TOOL.HASH.cache, as scripts/launcher.cjs reads it),
+// with every function compiled, not only those run at start-up. Run by scripts/build.mjs in a
+// Node started without flags, as the tools are: V8 rejects a cache made under other flags.
+// --no-lazy compiles every function eagerly; it is set back before the cache is written, so the
+// cache carries the flags of a plain `node`.
 "use strict";
 const { readFileSync, writeFileSync } = require("node:fs");
 const { setFlagsFromString } = require("node:v8");

@@ -15,7 +15,7 @@ const source = readFileSync(`${code}.js`, "utf8");
 // The bundle's first line, "//dvm-bundle HASH", names the cache made from it. V8 checks no more
 // than a cache's length against the source, so a cache of another build must never be offered:
 // it would run that build's code.
-const hash = source.slice(0, source.indexOf("\n")).split(" ")[1];
+const hash = /^\/\/dvm-bundle ([0-9a-f]+)\n/.exec(source)?.[1];
 let cachedData;
 try {
   if (hash) cachedData = readFileSync(`${code}.${hash}.cache`);
