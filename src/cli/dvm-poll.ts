@@ -1,7 +1,7 @@
 import { usageError } from "../lib/errors.js";
 import { POLLERS } from "../poll/index.js";
 import type { TxOptions } from "../tm/update.js";
-import { flag, type Io, parse, scanScope, str, type Tool, warnTo } from "./common.js";
+import { flag, type Io, lockOptions, parse, scanScope, str, type Tool, warnTo } from "./common.js";
 import { requiredBackend } from "./dm-common.js";
 import { scanFrom } from "./dvm-discover.js";
 
@@ -92,8 +92,7 @@ export const pollTool: Tool = {
     const { devices, config } = scanScope(p);
     const tx: TxOptions = {
       scan: () => scanFrom(config, devices),
-      lockDir: str(p, "lock-dir") ?? config.lock_dir,
-      nowait: flag(p, "nowait"),
+      ...lockOptions(p, config),
       warn: flag(p, "verbose") ? warnTo(io, "dvm-poll") : undefined,
     };
     return poller({

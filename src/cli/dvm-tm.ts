@@ -18,7 +18,17 @@ import {
   type TxResult,
   updateVg,
 } from "../tm/update.js";
-import { flag, type Io, type Parsed, parse, scanScope, str, type Tool, warnTo } from "./common.js";
+import {
+  flag,
+  type Io,
+  lockOptions,
+  type Parsed,
+  parse,
+  scanScope,
+  str,
+  type Tool,
+  warnTo,
+} from "./common.js";
 import { BACKEND_OPTIONS, backendFromArgs } from "./dm-common.js";
 import { scanFrom } from "./dvm-discover.js";
 
@@ -58,6 +68,8 @@ Options:
   --timeout SECONDS       how long a mutator may run (default 60)
   --lock-dir DIR          where the VG lock files are (default /run/lock/lvm, LVM2's)
   --nowait                fail with exit 5 instead of waiting for a lock
+  --global-lock           update, recover: hold LVM2's global lock (P_global) before the VG's,
+                          as vgextend and vgreduce do; for a mutator that adds or drops PVs
   --devices DEV[,DEV...]  without a devices document on stdin: scan these devices
   --activate              update: reload active LVs (two-phase commit)
   --dm-backend kernel|sim, --sim-dir DIR   the device-mapper to drive (sim: a state folder)
@@ -71,6 +83,7 @@ const OPTIONS = {
   timeout: { type: "string" },
   "lock-dir": { type: "string" },
   nowait: { type: "boolean" },
+  "global-lock": { type: "boolean" },
   force: { type: "boolean" },
   "remove-missing": { type: "boolean" },
   activate: { type: "boolean" },
@@ -112,9 +125,8 @@ export function txOptions(p: Parsed, io: Io, description: string): TxOptions {
   const { devices, config } = scanScope(p);
   return {
     scan: () => scanFrom(config, devices),
-    dryRun: flag(p, "dry-run"),
-    lockDir: str(p, "lock-dir") ?? config.lock_dir,
-    nowait: flag(p, "nowait"),
+    ...lockOptions(p, config),
+    globalLock: flag(p, "global-lock"),
     warn: warnTo(io, "dvm-tm"),
     description,
   };
@@ -199,10 +211,7 @@ export const tmTool: Tool = {
         if (doc.vg.name !== args[0])
           throw new DvmError(Exit.invalid, `the vg document is for "${doc.vg.name}", not "${args[0]}"`);
         const { devices, config } = scanScope(p);
-        const lock = lockAll([GLOBAL_LOCK, vgLockName(doc.vg.name)], {
-          lockDir: str(p, "lock-dir") ?? config.lock_dir,
-          nowait: flag(p, "nowait"),
-        });
+        const lock = lockAll([GLOBAL_LOCK, vgLockName(doc.vg.name)], lockOptions(p, config));
         let r: ReturnType<typeof restoreVg>;
         try {
           r = restoreVg(doc, scanFrom(config, devices), { dryRun: flag(p, "dry-run") });

@@ -222,9 +222,7 @@ function activateCommand(
   const all = lvs.length === 0 ? "all" : lvs;
   const r = activateVg(vg, cmd === "activate" ? { backend, activate: all } : { backend, deactivate: all }, {
     scan: () => scanFrom(config, devices),
-    lockDir: str(p, "lock-dir") ?? config.lock_dir,
-    nowait: flag(p, "nowait"),
-    dryRun: flag(p, "dry-run"),
+    ...lockOptions(p, config),
     warn: flag(p, "verbose") ? warnTo(io, "dvm") : undefined,
   });
   if (!r.report) {

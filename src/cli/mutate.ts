@@ -215,7 +215,7 @@ export function vgCommand(p: Parsed, sub: string | undefined, args: string[], io
     case "rename": {
       if (rest.length !== 1) throw usageError("vg rename needs the new name");
       report(
-        updateVg(vg, mutator("vg-rename", rest, p, io), opts),
+        updateVg(vg, mutator("vg-rename", rest, p, io), { ...opts, globalLock: true }),
         p,
         io,
         `Volume group "${vg}" successfully renamed to "${rest[0]}"`,

@@ -33,8 +33,9 @@ export interface TxOptions extends LockOptions {
   /** Keep device-mapper in step: reload active LVs inside a two-phase commit (design.md, Transactions). */
   activation?: ActivationRequest;
   /**
-   * Also hold LVM2's global lock, as vgextend and vgreduce do: the update moves PVs into or out
-   * of the VG, and orphan PVs are everyone's.
+   * Also hold LVM2's global lock first, as vgextend, vgreduce and vgrename do: the update moves
+   * PVs into or out of the VG (orphan PVs are everyone's), or renames it (VG names are too, and
+   * with the global lock held first the two VG locks of a rename cannot deadlock with LVM2's).
    */
   globalLock?: boolean;
 }

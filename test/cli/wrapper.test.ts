@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { GLOBAL_LOCK, lockFile } from "../../src/tm/lock.ts";
-import { image, run, scratch } from "../helpers.ts";
+import { image, ROOT, run, scratch } from "../helpers.ts";
 
 /** The dvm wrapper's vg and lv commands on image files, as a user types them. */
 
@@ -212,6 +212,37 @@ describe("PV labels are written and wiped under LVM2's global lock (P_global)", 
       held.release();
     }
     ok("vg", "extend", "gl1", b);
+  });
+
+  test("vg rename holds it (VG names are everyone's); dvm-tm update holds it with --global-lock only", () => {
+    const lockDir = join(s.dir, "lock3");
+    const a = image(s.dir, "gr.img", 64);
+    const g = ["--devices", a, "--lock-dir", lockDir, "--nowait"];
+    assert.equal(run("dvm", ["vg", "create", "gl2", a, ...g]).status, 0);
+    const before = readFileSync(a);
+    const held = lockFile(GLOBAL_LOCK, { lockDir });
+    const touch = [
+      "--",
+      process.execPath,
+      join(ROOT, "test/tm/mutators/edit.mjs"),
+      "add-lv",
+      "t",
+      "pv0",
+      "0",
+      "1",
+    ];
+    try {
+      const r = run("dvm", ["vg", "rename", "gl2", "gl3", ...g]);
+      assert.equal(r.status, 5, r.stderr);
+      const u = run("dvm-tm", ["update", "gl2", "--global-lock", ...g, ...touch]);
+      assert.equal(u.status, 5, u.stderr);
+      assert.deepEqual(readFileSync(a), before, "nothing written");
+      const plain = run("dvm-tm", ["update", "gl2", ...g, ...touch]);
+      assert.equal(plain.status, 0, plain.stderr);
+    } finally {
+      held.release();
+    }
+    assert.equal(run("dvm", ["vg", "rename", "gl2", "gl3", ...g]).status, 0);
   });
 });
 
