@@ -7,6 +7,7 @@ import {
   flag,
   type Io,
   lockOptions,
+  type Parsed,
   parse,
   parseSize,
   scanScope,
@@ -43,6 +44,20 @@ const OPTIONS = {
   nowait: { type: "boolean" },
 } as const;
 
+/** pvcreate's work as label and the wrapper's pv create ask for it: under LVM2's global lock. */
+export function labelFromArgs(p: Parsed, devs: string[]) {
+  const m = str(p, "metadata-size");
+  const metadataSize = m === undefined ? undefined : parseSize(m, "--metadata-size");
+  const opts = { metadataSize, force: flag(p, "force"), dryRun: flag(p, "dry-run") };
+  return withGlobalLock(lockOptions(p), () => labelDevices(devs, opts));
+}
+
+/** pvremove's work as unlabel and the wrapper's pv remove ask for it: under LVM2's global lock. */
+export function unlabelFromArgs(p: Parsed, devs: string[]) {
+  const opts = { force: flag(p, "force"), dryRun: flag(p, "dry-run") };
+  return withGlobalLock(lockOptions(p), () => unlabelDevices(devs, opts));
+}
+
 export function scanFrom(config: DvmConfig, devices: string[] | undefined) {
   const filter = config.devices?.filter ? compileFilter(config.devices.filter) : undefined;
   return scan({ devices, filter });
@@ -71,22 +86,14 @@ export const discoverTool: Tool = {
       }
       case "label": {
         if (!args.length) throw usageError("label needs at least one device");
-        const mdaSize = str(p, "metadata-size");
-        const metadataSize = mdaSize === undefined ? undefined : parseSize(mdaSize, "--metadata-size");
-        const dryRun = flag(p, "dry-run");
-        const labelled = withGlobalLock(lockOptions(p), () =>
-          labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun }),
-        );
-        io.out(toJson(dryRun ? { dry_run: true, labelled } : { labelled }));
+        const labelled = labelFromArgs(p, args);
+        io.out(toJson(flag(p, "dry-run") ? { dry_run: true, labelled } : { labelled }));
         return 0;
       }
       case "unlabel": {
         if (!args.length) throw usageError("unlabel needs at least one device");
-        const dryRun = flag(p, "dry-run");
-        const unlabelled = withGlobalLock(lockOptions(p), () =>
-          unlabelDevices(args, { force: flag(p, "force"), dryRun }),
-        );
-        io.out(toJson(dryRun ? { dry_run: true, unlabelled } : { unlabelled }));
+        const unlabelled = unlabelFromArgs(p, args);
+        io.out(toJson(flag(p, "dry-run") ? { dry_run: true, unlabelled } : { unlabelled }));
         return 0;
       }
       case undefined:

@@ -1,7 +1,4 @@
 import { existsSync, readFileSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { labelDevices, unlabelDevices } from "../discover/label.js";
 import { devicesDoc } from "../discover/scan.js";
 import { openBackend } from "../dm/backends.js";
 import { formatProgram } from "../dm/exec.js";
@@ -10,6 +7,7 @@ import { SimBackend } from "../dm/sim/index.js";
 import { toJson } from "../lib/docio.js";
 import { DvmError, Exit, usageError } from "../lib/errors.js";
 import { childProcess, isatty } from "../lib/lazy.js";
+import { siblingTool } from "../lib/tools.js";
 import { activityFromDmState } from "../report/activity.js";
 import { renderReport } from "../report/index.js";
 import { activateVg, dmFailure } from "../tm/activate.js";
@@ -27,10 +25,9 @@ import {
   str,
   type Tool,
   warnTo,
-  withGlobalLock,
 } from "./common.js";
 import { availableBackend, backendChoice, requiredBackend } from "./dm-common.js";
-import { discoverTool, scanFrom } from "./dvm-discover.js";
+import { discoverTool, labelFromArgs, scanFrom, unlabelFromArgs } from "./dvm-discover.js";
 import { dmactivateTool } from "./dvm-dmactivate.js";
 import { dmexecTool } from "./dvm-dmexec.js";
 import { manipTool } from "./dvm-manip.js";
@@ -129,11 +126,7 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
   const dryRun = flag(p, "dry-run");
   const json = flag(p, "json");
   if (sub === "create") {
-    const m = str(p, "metadata-size");
-    const metadataSize = m === undefined ? undefined : parseSize(m, "--metadata-size");
-    const done = withGlobalLock(lockOptions(p), () =>
-      labelDevices(args, { metadataSize, force: flag(p, "force"), dryRun }),
-    );
+    const done = labelFromArgs(p, args);
     if (json) io.out(toJson(dryRun ? { dry_run: true, labelled: done } : { labelled: done }));
     else
       for (const d of done)
@@ -145,9 +138,7 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
     return 0;
   }
   if (sub === "remove") {
-    const done = withGlobalLock(lockOptions(p), () =>
-      unlabelDevices(args, { force: flag(p, "force"), dryRun }),
-    );
+    const done = unlabelFromArgs(p, args);
     if (json) io.out(toJson(dryRun ? { dry_run: true, unlabelled: done } : { unlabelled: done }));
     else
       for (const d of done)
@@ -163,7 +154,6 @@ function pvCommand(p: Parsed, sub: string | undefined, args: string[], io: Io): 
 
 /** The report as the seed's pipeline computes it, with each stage in its own process. */
 function reportPipeline(p: Parsed, io: Io): number {
-  const here = dirname(fileURLToPath(import.meta.url));
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const common: string[] = [];
@@ -183,7 +173,7 @@ function reportPipeline(p: Parsed, io: Io): number {
   ];
   const stage = (tool: string, args: string[], input: Buffer | string) => {
     if (flag(p, "verbose")) io.err(`dvm: running ${tool} ${args.join(" ")}\n`);
-    const r = childProcess().spawnSync(process.execPath, [join(here, `${tool}.cjs`), ...args], {
+    const r = childProcess().spawnSync(process.execPath, [siblingTool(tool), ...args], {
       input,
       env,
       maxBuffer: 1 << 30,

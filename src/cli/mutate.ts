@@ -1,5 +1,3 @@
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { labelDevices } from "../discover/label.js";
 import type { ScannedDevice } from "../discover/scan.js";
 import { formatProgram } from "../dm/exec.js";
@@ -7,6 +5,7 @@ import { toJson } from "../lib/docio.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit, type ExitCode, usageError } from "../lib/errors.js";
 import { childProcess } from "../lib/lazy.js";
+import { siblingTool } from "../lib/tools.js";
 import type { ManipResult } from "../manip/index.js";
 import type { ActivationRequest } from "../tm/activate.js";
 import { createVg, recoverVg, removeVg, type TxOptions, type TxResult, updateVg } from "../tm/update.js";
@@ -132,7 +131,7 @@ function manipProcess(
   io: Io,
   doc: VgDoc | null,
 ): VgDoc {
-  const argv = [join(dirname(fileURLToPath(import.meta.url)), "dvm-manip.cjs"), op, ...args];
+  const argv = [siblingTool("dvm-manip"), op, ...args];
   for (const s of pvSpecs) argv.push(`--pv=${s}`);
   for (const k of FORWARD) {
     const v = p.values[k];

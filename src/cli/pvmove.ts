@@ -9,6 +9,7 @@ import type { DmBackend } from "../dm/backend.js";
 import type { VgDoc } from "../lib/docs.js";
 import { DvmError, Exit, notFound, usageError } from "../lib/errors.js";
 import { childProcess, isatty } from "../lib/lazy.js";
+import { siblingTool } from "../lib/tools.js";
 import { isPvmoveLv } from "../lvm2/mirror.js";
 import { generateId, rawId } from "../lvm2/uuid.js";
 import type { LvMeta } from "../lvm2/vg.js";
@@ -261,7 +262,7 @@ export function pollerArgs(p: Parsed): string[] {
 /** dvm-polld beside this bundle (dist/), else on PATH. */
 function polldBinary(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const f of [join(here, "dvm-polld.cjs"), join(here, "../../dist/dvm-polld.cjs")])
+  for (const f of [siblingTool("dvm-polld"), join(here, "../../dist/dvm-polld.cjs")])
     if (existsSync(f)) return [process.execPath, f];
   return ["dvm-polld"];
 }

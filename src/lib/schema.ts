@@ -255,9 +255,7 @@ const typeOf = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array"
  */
 export function schemaError(s: Schema, v: unknown): [string, string] | null {
   // Valid documents are the common case: accept them without building any failure on the way.
-  if (accepts(s, v)) return null;
-  const e = check(s, v);
-  return e ? [e.path.reverse().join(""), e.what] : null;
+  return accepts(s, v) ? null : checkFailure(s, v);
 }
 
 type Accept = (v: unknown) => boolean;
@@ -353,10 +351,10 @@ const under = (key: string | number, e: Failure | null) => {
   return e;
 };
 
-/** The failure check() finds, as its pointer and message (for tests that hold accepts() to check()). */
+/** The failure check() finds, as its pointer and message (schemaError's slow path; tests hold accepts() to it). */
 export function checkFailure(s: Schema, v: unknown): [string, string] | null {
   const e = check(s, v);
-  return e ? [[...e.path].reverse().join(""), e.what] : null;
+  return e ? [e.path.reverse().join(""), e.what] : null;
 }
 
 function check(s: Schema, v: unknown): Failure | null {

@@ -3,6 +3,7 @@ import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Exit, usageError } from "../lib/errors.js";
 import { childProcess } from "../lib/lazy.js";
+import { siblingTool } from "../lib/tools.js";
 import { PolldClient } from "./client.js";
 import type { PollerConfig, PollerKind } from "./command.js";
 import { cloexecInherited } from "./libc.js";
@@ -128,7 +129,7 @@ export async function runDump(socketPath: string, io: Out): Promise<number> {
 function selfScript(): string {
   const a = process.argv[1] ?? "";
   if (/^dvm-polld(\.cjs)?$/.test(basename(a))) return a;
-  return join(dirname(fileURLToPath(import.meta.url)), "dvm-polld.cjs");
+  return siblingTool("dvm-polld");
 }
 
 /**
